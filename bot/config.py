@@ -1,0 +1,236 @@
+"""Configuration: ``config.yaml`` overlaid by ``LVZHI_<SECTION>__<KEY>`` environment variables.
+
+Precedence, highest first: explicit overrides (tests), environment, the YAML file, defaults.
+The file comes from ``--config``, else ``LVZHI_CONFIG``, else ``./config.yaml``.
+A bad value becomes one :class:`ConfigError` line that names the key; ``bot.cli`` turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config.yaml")
+
+
+class ConfigError(Exception):
+    """One human-readable line naming the key and what is wrong with it."""
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    reply_budget_seconds: float = Field(4.5, gt=0, le=4.8)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///./var/lvzhi.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return url
+
+
+class WechatSettings(BaseModel):
+    enabled: bool = False
+    token: SecretStr = SecretStr("")
+    app_id: str = ""
+    app_secret: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+    previous_encoding_aes_key: SecretStr = SecretStr("")
+    mode: Literal["plain", "compatible", "safe"] = "safe"
+    api_base: str = "https://api.weixin.qq.com"
+    template_id: str = ""
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> WechatSettings:
+        if not self.enabled:
+            return self
+        _require(self.token.get_secret_value(), "token")
+        _require(self.app_id, "app_id")
+        if self.mode != "plain":
+            _check_aes_key(self.encoding_aes_key.get_secret_value(), "encoding_aes_key")
+        return self
+
+
+class WecomSettings(BaseModel):
+    enabled: bool = False
+    corp_id: str = ""
+    agent_id: int = 0
+    secret: SecretStr = SecretStr("")
+    token: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+    api_base: str = "https://qyapi.weixin.qq.com"
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> WecomSettings:
+        if not self.enabled:
+            return self
+        _require(self.corp_id, "corp_id")
+        _require(self.token.get_secret_value(), "token")
+        _check_aes_key(self.encoding_aes_key.get_secret_value(), "encoding_aes_key")
+        return self
+
+
+class SimulatorSettings(BaseModel):
+    enabled: bool = True
+    allow_public: bool = False
+
+
+class SchedulerSettings(BaseModel):
+    enabled: bool = True
+    timezone: str = "Asia/Shanghai"
+    misfire_grace_seconds: int = Field(3600, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class ConversationSettings(BaseModel):
+    idle_timeout_minutes: int = Field(30, ge=1)
+    max_wrong_answers: int = Field(3, ge=1)
+
+
+class DeliverySettings(BaseModel):
+    rate_per_second: float = Field(50, gt=0)
+    per_recipient_per_minute: int = Field(20, ge=1)
+    max_attempts: int = Field(6, ge=1)
+    base_backoff_seconds: float = Field(2.0, gt=0)
+    batch_size: int = Field(100, ge=1)
+
+
+class AdminSettings(BaseModel):
+    api_token: SecretStr = SecretStr("")
+
+
+class LoggingSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = Field(False, alias="json")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LVZHI_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
+    )
+
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    wechat: WechatSettings = WechatSettings()
+    wecom: WecomSettings = WecomSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    conversation: ConversationSettings = ConversationSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    admin: AdminSettings = AdminSettings()
+    logging: LoggingSettings = LoggingSettings()
+    locale: Literal["zh_CN", "en"] = "zh_CN"
+    media_dir: str = "./var/media"
+    report_categories: list[str] = ["经济发展", "社会民生", "生态环境", "文化教育", "医疗卫生", "社会治理", "其他"]
+
+    @model_validator(mode="after")
+    def _simulator_stays_private(self) -> Settings:
+        if self.simulator.enabled and not self.simulator.allow_public and not _is_loopback(self.server.host):
+            raise ValueError(
+                "simulator.enabled lets anyone act as any member; set it to false (or simulator.allow_public) "
+                f"when server.host is {self.server.host}"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _YamlSource(settings_cls)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.url.startswith("sqlite")
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by the class variable ``_yaml_path`` set in :func:`load_settings`."""
+
+    path: Path | None = None
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None or not self.path.exists():
+            return {}
+        data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.path}: the top level must be a mapping of sections")
+        return data
+
+
+def _require(value: str, key: str) -> None:
+    if not value:
+        raise ValueError(f"{key} is required when enabled is true")
+
+
+def _check_aes_key(value: str, key: str) -> None:
+    if len(value) != 43:
+        raise ValueError(f"{key} must be the 43-character EncodingAESKey (got {len(value)} characters)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_config_path(cli_path: str | None = None) -> Path:
+    return Path(cli_path or os.environ.get("LVZHI_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load settings, raising :class:`ConfigError` with one line per the first problem found."""
+    config_path = resolve_config_path(str(path) if path else None)
+    if path is not None and not config_path.exists():
+        raise ConfigError(f"config file {config_path} does not exist")
+    _YamlSource.path = config_path
+    try:
+        return Settings(**overrides)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML ({exc.__class__.__name__})") from exc
+    except ValidationError as exc:
+        raise ConfigError(_first_error_line(exc)) from exc
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"]) or "config"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against config.yaml)"
+    env_name = "LVZHI_" + "__".join(str(part).upper() for part in error["loc"])
+    return f"config error: {key}: {message} (set in config.yaml or {env_name})"
