@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,6 +63,8 @@ class WechatSettings(BaseModel):
         _require(self.app_id, "app_id")
         if self.mode != "plain":
             _check_aes_key(self.encoding_aes_key.get_secret_value(), "encoding_aes_key")
+        if self.previous_encoding_aes_key.get_secret_value():
+            _check_aes_key(self.previous_encoding_aes_key.get_secret_value(), "previous_encoding_aes_key")
         return self
 
 
@@ -167,6 +170,16 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _YamlSource(settings_cls)
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so logs can hide them."""
+        found: list[str] = []
+        for section in (self.wechat, self.wecom, self.admin):
+            for value in vars(section).values():
+                if isinstance(value, SecretStr) and value.get_secret_value():
+                    found.append(value.get_secret_value())
+        password = self.database.url.partition("://")[2].partition("@")[0].partition(":")[2]
+        return [*found, password] if password else found
+
     @property
     def is_sqlite(self) -> bool:
         return self.database.url.startswith("sqlite")
@@ -191,12 +204,14 @@ class _YamlSource(PydanticBaseSettingsSource):
 
 def _require(value: str, key: str) -> None:
     if not value:
-        raise ValueError(f"{key} is required when enabled is true")
+        raise ValueError(f"[{key}] required when enabled is true")
 
 
 def _check_aes_key(value: str, key: str) -> None:
     if len(value) != 43:
-        raise ValueError(f"{key} must be the 43-character EncodingAESKey (got {len(value)} characters)")
+        raise ValueError(f"[{key}] must be the 43-character EncodingAESKey (got {len(value)} characters)")
+    if not re.fullmatch(r"[A-Za-z0-9+/]{43}", value):
+        raise ValueError(f"[{key}] may only hold letters and digits (the platform's Base64 alphabet)")
 
 
 def _is_loopback(host: str) -> bool:
@@ -228,9 +243,15 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
 
 def _first_error_line(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"]) or "config"
+    location = [str(part) for part in error["loc"]]
     message = error["msg"].removeprefix("Value error, ")
+    # Checks across a whole section name their key as "[key] …"
+    named = re.match(r"\[(\w+)\] (.*)", message)
+    if named:
+        location.append(named.group(1))
+        message = named.group(2)
+    key = ".".join(location) or "config"
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling against config.yaml)"
-    env_name = "LVZHI_" + "__".join(str(part).upper() for part in error["loc"])
+    env_name = "LVZHI_" + "__".join(part.upper() for part in location)
     return f"config error: {key}: {message} (set in config.yaml or {env_name})"

@@ -1,0 +1,30 @@
+"""The admin JSON API under ``/api/v1/``, for a secretary console or scripts.
+
+Every endpoint but the OpenAPI document needs ``Authorization: Bearer <admin.api_token>``:
+
+    no token configured ──► 503 {"error": "api_disabled"}   (the API is off until a token is set)
+    missing / wrong token ─► 401 {"error": "unauthorized"}
+    unknown member id ─────► 404 {"error": "not_found"}
+    invalid query or body ─► 422 {"error": "invalid", "fields": [{"field": …, "message": …}]}
+    decision on a member that is not pending ─► 409 {"error": "not_pending"}
+
+The document itself is at ``GET /api/v1/openapi.json`` (:mod:`bot.api.openapi`).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+API_PREFIX = "/api/v1"
+
+
+def setup_admin_api(app: web.Application) -> None:
+    """Add the admin API's routes to the main application (its services are under ``SERVICES_KEY``)."""
+    from bot.api import members, openapi
+
+    app.router.add_get(f"{API_PREFIX}/openapi.json", openapi.serve)
+    app.router.add_get(f"{API_PREFIX}/members", members.list_members)
+    app.router.add_get(f"{API_PREFIX}/members/{{member_id}}", members.get_member)
+    app.router.add_patch(f"{API_PREFIX}/members/{{member_id}}", members.patch_member)
+    app.router.add_post(f"{API_PREFIX}/members/{{member_id}}/approve", members.approve_member)
+    app.router.add_post(f"{API_PREFIX}/members/{{member_id}}/reject", members.reject_member)

@@ -1,0 +1,129 @@
+"""The ``lvzhi`` command (also ``python -m bot``).
+
+    lvzhi serve [--host H] [--port P]    run the bot (WeChat, WeCom, simulator, scheduler)
+    lvzhi db upgrade                      bring the database schema up to date (Alembic)
+    lvzhi chat [--user ID]                chat with the bot in this terminal (the simulator, no server)
+    lvzhi dev mock-wechat [--port P]      a local stand-in for the WeChat and WeCom APIs
+    lvzhi members import FILE [--dry-run] import the roster (.xlsx or .csv)
+    lvzhi demo                            load the sample county roster and a little sample data
+
+Every command takes ``--config FILE`` (default ``$LVZHI_CONFIG`` or ``./config.yaml``). A bad
+configuration prints one line naming the key and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging
+
+log = logging.getLogger("lvzhi")
+
+Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lvzhi", description="履职 lvzhi — 政协委员掌上履职助手")
+    parser.add_argument("--config", help="configuration file (default: $LVZHI_CONFIG or ./config.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bot")
+    serve.add_argument("--host", help="override server.host")
+    serve.add_argument("--port", type=int, help="override server.port")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="upgrade to the latest schema").set_defaults(func=cmd_db_upgrade)
+
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal")
+    chat.add_argument("--user", default="sim-terminal", help="the simulated WeChat id")
+    chat.set_defaults(func=cmd_chat)
+
+    dev = sub.add_parser("dev", help="development tools")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True)
+    mock = dev_sub.add_parser("mock-wechat", help="serve a mock of the WeChat and WeCom APIs")
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--port", type=int, default=8081)
+    mock.set_defaults(func=cmd_mock_wechat)
+
+    from bot.cli_members import add_members_commands
+
+    add_members_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if getattr(args, "host", None) and args.command == "serve":
+        overrides.setdefault("server", {})["host"] = args.host
+    if getattr(args, "port", None) and args.command == "serve":
+        overrides.setdefault("server", {})["port"] = args.port
+    try:
+        settings = load_settings(args.config, **overrides)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.logging.level, json_format=settings.logging.json_format,
+                      secrets_to_hide=settings.secret_values())
+    try:
+        return asyncio.run(args.func(settings, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import build_services, create_app, prepare_database
+
+    services = build_services(settings)
+    await prepare_database(services)
+    app = create_app(settings, services=services, migrate=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=True)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_port=True)
+    await site.start()
+    where = f"http://{settings.server.host}:{settings.server.port}"
+    log.info("lvzhi is listening on %s", where)
+    if settings.simulator.enabled:
+        print(f"lvzhi: 模拟器 simulator → {where}/sim", file=sys.stderr)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import Database
+
+    db = Database(settings.database.url)
+    await db.upgrade()
+    log.info("database is at revision %s", await db.current_revision())
+    await db.dispose()
+    return 0
+
+
+async def cmd_mock_wechat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.outbound.mock import run_mock_server
+
+    await run_mock_server(args.host, args.port)
+    return 0
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.terminal import chat_in_terminal
+
+    return await chat_in_terminal(settings, args.user)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

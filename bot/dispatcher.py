@@ -1,0 +1,271 @@
+"""The dispatcher: from a parsed event to a reply, safely.
+
+For every event, in this order:
+
+1. **Retry dedupe.** A retry of a message still being handled in this process gets ``None`` ("success")
+   at once; one already handled gets the stored answer again (or ``None`` if it went out as a push).
+2. **Per-member order.** Messages of one member are handled one at a time, in arrival order (a FIFO
+   ``asyncio.Lock`` per member, taken before any ``await``, and on PostgreSQL an advisory transaction
+   lock so several worker processes keep the same order). Different members run in parallel.
+3. **One transaction.** Conversation state, the handler's writes, queued pushes and the inbound
+   record are committed together before the reply leaves: nothing acknowledged is lost, and a message
+   is never handled twice.
+4. **The 5-second rule.** :meth:`Dispatcher.feed` waits at most until the transport's deadline. A
+   handler still running then is left to finish; its reply goes out as a push, and the transport
+   answers "success" in time.
+5. **Error boundary.** A handler's exception rolls its transaction back and becomes a polite apology
+   with a reference number; the traceback is logged with that number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import Context
+from bot.conversations import load_conversation, save_conversation
+from bot.events import Event, Kind, Reply, as_reply
+from bot.router import Router, RouteTable
+from bot.services import Services
+from models.conversation import InboundMessage
+from models.member import Identity, Member
+
+log = logging.getLogger(__name__)
+
+# Events of these kinds are answered with nothing, per the platform's rules (LOCATION reports).
+SILENT_KINDS = frozenset({Kind.REPORT_LOCATION, Kind.UNSUBSCRIBE, Kind.VIEW})
+_INTERACTION_OF = {Kind.CLICK: "click", Kind.SUBSCRIBE: "subscribe", Kind.SCAN: "scan"}
+
+
+@dataclass(slots=True)
+class Outcome:
+    reply: Reply | None
+    pushed: bool = False  # the reply was already queued as a push (the deadline had passed)
+
+
+class _Deadline:
+    """Set by :meth:`Dispatcher.feed` when it stopped waiting: the reply must go out as a push."""
+
+    __slots__ = ("passed",)
+
+    def __init__(self) -> None:
+        self.passed = False
+
+
+class Dispatcher:
+    def __init__(self, services: Services, routers: Iterable[Router]) -> None:
+        self.services = services
+        self.table = RouteTable(routers)
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._inflight: dict[str, asyncio.Task[Outcome]] = {}
+        self._late: set[asyncio.Task[None]] = set()
+
+    # --- entry point ------------------------------------------------------------------------------
+
+    async def feed(self, event: Event, deadline: float | None = None) -> Reply | None:
+        """Handle ``event`` and return the reply to give inline, or ``None`` for "success".
+
+        ``deadline`` is a ``loop.time()`` by which the transport must answer; by default the reply
+        budget from now.
+        """
+        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + self.services.settings.server.reply_budget_seconds
+        if event.dedupe_key in self._inflight:
+            log.info("retry of a message still being handled: %s", event.dedupe_key)
+            return None
+        late = _Deadline()
+        # No await before create_task: tasks start in creation order, so they queue on the
+        # member's lock in arrival order.
+        task = loop.create_task(self._process(event, late))
+        self._inflight[event.dedupe_key] = task
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+        if task in done:
+            self._inflight.pop(event.dedupe_key, None)
+            return task.result().reply
+        late.passed = True
+        log.warning("handler passed the reply deadline; the reply will be pushed: %s", event.dedupe_key)
+        follow_up = loop.create_task(self._push_when_done(event, task))
+        self._late.add(follow_up)
+        follow_up.add_done_callback(self._late.discard)
+        return None
+
+    async def drain(self) -> None:
+        """Wait for handlers that passed their deadline (shutdown, tests)."""
+        while self._late:
+            await asyncio.gather(*list(self._late), return_exceptions=True)
+
+    # --- the per-message transaction ----------------------------------------------------------------
+
+    async def _process(self, event: Event, late: _Deadline) -> Outcome:
+        async with self._member_lock(event.session_key):
+            started = time.perf_counter()
+            try:
+                outcome = await self._handle_once(event, late)
+            except Exception:
+                outcome = await self._apologise(event)
+            log.info(
+                "handled %s from %s in %.1f ms",
+                event.kind.value, event.session_key, (time.perf_counter() - started) * 1000,
+            )
+            return outcome
+
+    async def _handle_once(self, event: Event, late: _Deadline) -> Outcome:
+        services = self.services
+        now = services.clock.now()
+        pushed = False
+        async with services.db.session() as session:
+            await self._lock_member_across_processes(session, event.session_key)
+            prior = await session.get(InboundMessage, event.dedupe_key)
+            if prior is not None:
+                log.info("duplicate delivery of %s answered from the record", event.dedupe_key)
+                return _outcome_of(prior)
+            await self._record_interaction(session, event, now)
+            ctx = await self._context(session, event)
+            reply = await self._run_handler(ctx)
+            await save_conversation(session, ctx.conv, now)
+            record = InboundMessage(dedupe_key=event.dedupe_key, session_key=event.session_key, received_at=now)
+            if reply is not None and late.passed:
+                await self._queue_late_reply(session, event, reply)
+                record.replied_later = pushed = True
+            else:
+                record.reply = reply.to_dict() if reply is not None else None
+            session.add(record)
+            pushed = pushed or ctx.pushed
+        if pushed:
+            services.wake_delivery()
+        return Outcome(reply, pushed=record.replied_later)
+
+    async def _context(self, session: AsyncSession, event: Event) -> Context:
+        idle = timedelta(minutes=self.services.settings.conversation.idle_timeout_minutes)
+        conversation = await load_conversation(session, event.session_key, self.services.clock.now(), idle)
+        member = await find_member(session, event.platform, event.user_id)
+        return Context(event=event, session=session, services=self.services, conv=conversation, member=member)
+
+    async def _run_handler(self, ctx: Context) -> Reply | None:
+        event = ctx.event
+        if event.kind in SILENT_KINDS:
+            return None
+        found = self.table.find(event.kind, event.text, event.key, ctx.conv.state)
+        if found is None:
+            reply = None
+        else:
+            route, ctx.match = found
+            reply = as_reply(await route.handler(ctx))
+        if ctx.conv.expired_state:
+            reply = _with_notice(ctx.t("conversation.expired_before"), reply)
+        return reply
+
+    # --- what happens around the handler ----------------------------------------------------------
+
+    async def _lock_member_across_processes(self, session: AsyncSession, session_key: str) -> None:
+        # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs an explicit lock so
+        # that two worker processes never interleave one member's messages.
+        if not self.services.db.is_sqlite:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(session_key.encode())})
+
+    async def _record_interaction(self, session: AsyncSession, event: Event, now: datetime) -> None:
+        if event.platform != "mp" or event.kind in SILENT_KINDS:
+            return
+        from bot.outbound.window import record_interaction
+
+        kind = _INTERACTION_OF.get(event.kind, "message")
+        await record_interaction(session, platform=event.platform, user_id=event.user_id, kind=kind, at=now)
+
+    async def _queue_late_reply(self, session: AsyncSession, event: Event, reply: Reply) -> None:
+        from bot.outbound.queue import enqueue
+
+        await enqueue(session, platform=event.platform, recipient=event.user_id, reply=reply,
+                      key=f"late-reply:{event.dedupe_key}")
+
+    async def _push_when_done(self, event: Event, task: asyncio.Task[Outcome]) -> None:
+        """The deadline passed: make sure the reply reaches the member once, as a push."""
+        try:
+            outcome = await task
+            if outcome.reply is None or outcome.pushed:
+                return
+            # The handler committed its reply inline just as the deadline passed: push it now.
+            async with self.services.db.session() as session:
+                record = await session.get(InboundMessage, event.dedupe_key)
+                if record is not None:
+                    record.reply, record.replied_later = None, True
+                await self._queue_late_reply(session, event, outcome.reply)
+            self.services.wake_delivery()
+        except Exception:
+            log.exception("could not push the late reply to %s", event.dedupe_key)
+        finally:
+            self._inflight.pop(event.dedupe_key, None)
+
+    async def _apologise(self, event: Event) -> Outcome:
+        ref = secrets.token_hex(4).upper()
+        log.exception("handler failed for %s, reference %s", event.dedupe_key, ref)
+        reply = Reply(text=self.services.texts("error.apology", ref=ref))
+        try:
+            async with self.services.db.session() as session:
+                if await session.get(InboundMessage, event.dedupe_key) is None:
+                    session.add(InboundMessage(
+                        dedupe_key=event.dedupe_key, session_key=event.session_key, reply=reply.to_dict(),
+                        error_ref=ref, received_at=self.services.clock.now(),
+                    ))
+        except Exception:
+            log.exception("could not record the failed message %s (reference %s)", event.dedupe_key, ref)
+        return Outcome(reply)
+
+    def _member_lock(self, session_key: str) -> _MemberLock:
+        return _MemberLock(self._locks, session_key)
+
+
+class _MemberLock:
+    """A per-member ``asyncio.Lock`` that is forgotten when nobody holds or waits for it."""
+
+    __slots__ = ("_key", "_lock", "_locks")
+
+    def __init__(self, locks: dict[str, tuple[asyncio.Lock, int]], key: str) -> None:
+        self._locks, self._key = locks, key
+        lock, users = locks.get(key) or (asyncio.Lock(), 0)
+        locks[key] = (lock, users + 1)
+        self._lock = lock
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+        lock, users = self._locks[self._key]
+        if users <= 1:
+            del self._locks[self._key]
+        else:
+            self._locks[self._key] = (lock, users - 1)
+
+
+def _with_notice(notice: str, reply: Reply | None) -> Reply:
+    if reply is None:
+        return Reply(text=notice)
+    if reply.article is not None:
+        return reply
+    return Reply(text=f"{notice}\n\n{reply.text}", extra=reply.extra)
+
+
+def _outcome_of(record: InboundMessage) -> Outcome:
+    if record.replied_later or record.reply is None:
+        return Outcome(None, pushed=record.replied_later)
+    return Outcome(Reply.from_dict(record.reply))
+
+
+async def find_member(session: AsyncSession, platform: str, user_id: str) -> Member | None:
+    """The member bound to this chat identity, if any."""
+    statement = (
+        select(Member)
+        .join(Identity, Identity.member_id == Member.id)
+        .where(Identity.platform == platform, Identity.external_id == user_id)
+    )
+    return (await session.scalars(statement)).first()

@@ -1,0 +1,52 @@
+"""Queueing a push: one ``delivery`` row, written in the caller's transaction.
+
+Because the row is inserted in the same transaction as whatever caused the push (a notice published,
+a report's status changed), the push exists exactly when its cause does. The idempotency key (for
+example ``notice:17:member:42``) makes queueing twice harmless: the second insert does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.events import Reply
+from bot.outbound.sql import insert_ignore
+from models.base import utc_now
+from models.delivery import DUE_AT_ONCE, Delivery, DeliveryStatus
+
+PLATFORMS = frozenset({"mp", "wecom", "sim", "robot", "appchat"})
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    platform: str,
+    recipient: str,
+    reply: Reply,
+    key: str,
+    member_id: int | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue ``reply`` for ``recipient`` on ``platform`` ("mp", "wecom", "sim"; "appchat" with a chat id;
+    "robot" with a webhook key). Returns False, changing nothing, when ``key`` was queued before.
+
+    Call ``services.wake_delivery()`` after the transaction commits to send without waiting for the poll.
+    """
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown delivery platform {platform!r}")
+    if not key or len(key) > 200:
+        raise ValueError("an idempotency key has 1 to 200 characters")
+    values = {
+        "idempotency_key": key,
+        "platform": platform,
+        "recipient": recipient,
+        "member_id": member_id,
+        "payload": reply.to_dict(),
+        "status": DeliveryStatus.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": not_before or DUE_AT_ONCE,
+        "created_at": utc_now(),
+    }
+    return await insert_ignore(session, Delivery, values, ["idempotency_key"])

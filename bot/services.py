@@ -1,0 +1,39 @@
+"""The long-lived parts of a running lvzhi, handed to handlers, transports, jobs and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import Database
+from bot.i18n import Catalogue
+
+if TYPE_CHECKING:
+    import aiohttp
+
+SERVICES_KEY: web.AppKey[Services] = web.AppKey("services")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    texts: Catalogue
+    http: aiohttp.ClientSession | None = None  # outbound HTTP, opened with the app
+    delivery: Any = None  # bot.outbound.worker.DeliveryWorker, once started
+    scheduler: Any = None  # scheduler.core.LvzhiScheduler, once started
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def wake_delivery(self) -> None:
+        """Tell the delivery worker that rows were queued (it also polls, so this only saves latency)."""
+        if self.delivery is not None:
+            self.delivery.wake()
+
+
+def services_of(app: web.Application) -> Services:
+    return app[SERVICES_KEY]

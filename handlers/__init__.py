@@ -1,0 +1,30 @@
+"""Handler modules, one per capability. ``ROUTERS`` is the order the dispatcher tries them in.
+
+``common`` comes first (cancel and help work in any state); ``welcome`` last (its fallbacks answer
+whatever nobody else did).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from bot.router import HelpEntry, Router
+from handlers import common, welcome
+
+ROUTERS: list[Router] = [
+    common.router,
+    welcome.router,
+]
+
+_AUDIENCES = {"guest": ("guest",), "member": ("member",), "secretary": ("member", "secretary")}
+
+
+def help_entries(audience: str) -> list[HelpEntry]:
+    """The ``帮助`` lines an audience sees, in router order."""
+    wanted = _AUDIENCES[audience]
+    return [entry for router in ROUTERS for entry in router.help if entry.audience in wanted]
+
+
+@cache
+def command_words() -> frozenset[str]:
+    return frozenset(word for router in ROUTERS for route in router.routes for word in route.words)

@@ -1,0 +1,50 @@
+"""What works in every state: ``取消`` / ``cancel`` and ``帮助`` / ``help``.
+
+This router is listed first, so these words are never taken as an answer inside a conversation.
+
+    any state --取消--> no conversation ("已取消")
+    any state --帮助--> same state (help, plus how to go on with the conversation)
+"""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.router import Router
+
+router = Router("common")
+
+CANCEL_WORDS = ("取消", "cancel", "退出", "quit")
+HELP_WORDS = ("帮助", "help", "?", "菜单", "menu")
+
+
+@router.command(*CANCEL_WORDS)
+async def cancel(ctx: Context) -> str:
+    if not ctx.conv.active:
+        return ctx.t("common.nothing_to_cancel")
+    ctx.conv.finish()
+    return ctx.t("common.cancelled")
+
+
+@router.command(*HELP_WORDS)
+@router.click("HELP")
+async def show_help(ctx: Context) -> str:
+    from handlers import help_entries
+
+    audience = audience_of(ctx)
+    lines = [ctx.t(f"help.title.{audience}")]
+    lines += [f"· {entry.word} — {ctx.t(entry.text_key)}" for entry in help_entries(audience)]
+    lines.append(ctx.t("help.footer"))
+    if ctx.conv.active:
+        lines.append(ctx.t("help.in_conversation"))
+    return "\n".join(lines)
+
+
+def audience_of(ctx: Context) -> str:
+    from models.member import MemberStatus, Role
+
+    member = ctx.member
+    if member is None or member.status != MemberStatus.ACTIVE:
+        return "guest"
+    if member.role in (Role.SECRETARY, Role.ADMIN):
+        return "secretary"
+    return "member"
