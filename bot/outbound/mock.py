@@ -123,6 +123,7 @@ class MockWechat:
     _wecom_recent: dict[str, datetime] = field(default_factory=dict)
     _rate: dict[str, deque[datetime]] = field(default_factory=lambda: defaultdict(deque))
     in_flight: int = 0  # requests received and not yet answered
+    _processing: set[asyncio.Future[Any]] = field(default_factory=set)
     _arrived: asyncio.Condition | None = None
 
     # --- knobs ------------------------------------------------------------------------------------
@@ -402,7 +403,17 @@ async def _platform_middleware(request: web.Request, handler: Any) -> web.Stream
     if request.path.startswith("/mock/"):
         return await handler(request)
     mock = request.app[MOCK_KEY]
+    await request.read()  # the whole request has reached the platform
     mock.in_flight += 1
+    # Like the real platform, finish what was received even if the client goes away (a crash, a timeout):
+    # the shielded task runs on when aiohttp cancels this handler.
+    processing = asyncio.ensure_future(_process(mock, request, handler))
+    mock._processing.add(processing)  # a strong reference while it outlives a cancelled handler
+    processing.add_done_callback(mock._processing.discard)
+    return await asyncio.shield(processing)
+
+
+async def _process(mock: MockWechat, request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         await mock.record(request)
         if mock.latency > 0:
