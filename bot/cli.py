@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the bot")
     serve.add_argument("--host", help="override server.host")
     serve.add_argument("--port", type=int, help="override server.port")
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema")
@@ -80,12 +82,51 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from bot.app import build_services, create_app, prepare_database
+    from bot.app import build_services, prepare_database
 
     services = build_services(settings)
     await prepare_database(services)
+    await services.db.dispose()
+    workers = max(1, args.workers)
+    children = [_spawn_worker(args, index) for index in range(1, workers)]
+    try:
+        return await serve_one(settings, primary=True)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join(timeout=10)
+
+
+def _spawn_worker(args: argparse.Namespace, index: int) -> Any:
+    """Another process on the same port (SO_REUSEPORT): it shares the database, not memory."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=_worker_main, args=(args.config, args.host, args.port, index), daemon=True)
+    child.start()
+    return child
+
+
+def _worker_main(config: str | None, host: str | None, port: int | None, index: int) -> None:
+    overrides: dict[str, Any] = {"server": {k: v for k, v in (("host", host), ("port", port)) if v}}
+    settings = load_settings(config, **overrides)
+    configure_logging(settings.logging.level, json_format=settings.logging.json_format,
+                      secrets_to_hide=settings.secret_values())
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_one(settings, primary=False))
+
+
+async def serve_one(settings: Settings, *, primary: bool) -> int:
+    """One serving process. Only the primary runs the scheduler; every process drains deliveries
+    (rows are claimed atomically, so they never send one twice)."""
+    from aiohttp import web
+
+    from bot.app import build_services, create_app
+
+    if not primary:
+        settings = settings.model_copy(update={"scheduler": settings.scheduler.model_copy(update={"enabled": False})})
+    services = build_services(settings)
     app = create_app(settings, services=services, migrate=False)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
@@ -93,7 +134,7 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     await site.start()
     where = f"http://{settings.server.host}:{settings.server.port}"
     log.info("lvzhi is listening on %s", where)
-    if settings.simulator.enabled:
+    if settings.simulator.enabled and primary:
         print(f"lvzhi: 模拟器 simulator → {where}/sim", file=sys.stderr)
     try:
         await asyncio.Event().wait()

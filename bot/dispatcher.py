@@ -41,6 +41,10 @@ from models.member import Identity, Member
 
 log = logging.getLogger(__name__)
 
+# A passive reply over 2048 bytes is refused by the platform; longer texts are split and the rest pushed.
+PASSIVE_LIMITED = frozenset({"mp", "wecom"})
+PASSIVE_REPLY_BYTES = 2000
+
 # Events of these kinds are answered with nothing, per the platform's rules (LOCATION reports).
 SILENT_KINDS = frozenset({Kind.REPORT_LOCATION, Kind.UNSUBSCRIBE, Kind.VIEW})
 _INTERACTION_OF = {Kind.CLICK: "click", Kind.SUBSCRIBE: "subscribe", Kind.SCAN: "scan"}
@@ -132,6 +136,8 @@ class Dispatcher:
             await self._record_interaction(session, event, now)
             ctx = await self._context(session, event)
             reply = await self._run_handler(ctx)
+            if reply is not None and event.platform in PASSIVE_LIMITED:
+                reply = await self._fit_passive_limit(session, event, reply, now)
             await save_conversation(session, ctx.conv, now)
             record = InboundMessage(dedupe_key=event.dedupe_key, session_key=event.session_key, received_at=now)
             if reply is not None and late.passed:
@@ -186,6 +192,18 @@ class Dispatcher:
 
         await enqueue(session, platform=event.platform, recipient=event.user_id, reply=reply,
                       key=f"late-reply:{event.dedupe_key}")
+
+    async def _fit_passive_limit(self, session: AsyncSession, event: Event, reply: Reply, now: datetime) -> Reply:
+        if reply.article is not None or len(reply.text.encode()) <= PASSIVE_REPLY_BYTES:
+            return reply
+        from bot.outbound.queue import enqueue
+
+        first, *rest = split_text(reply.text, PASSIVE_REPLY_BYTES)
+        for number, part in enumerate(rest, start=1):
+            # a moment later, so the pushed parts arrive after the inline first part
+            await enqueue(session, platform=event.platform, recipient=event.user_id, reply=Reply(text=part),
+                          key=f"reply-part:{number}:{event.dedupe_key}", not_before=now + timedelta(seconds=2))
+        return Reply(text=first, extra=reply.extra)
 
     async def _push_when_done(self, event: Event, task: asyncio.Task[Outcome]) -> None:
         """The deadline passed: make sure the reply reaches the member once, as a push."""
@@ -245,6 +263,27 @@ class _MemberLock:
             del self._locks[self._key]
         else:
             self._locks[self._key] = (lock, users - 1)
+
+
+def split_text(text: str, limit_bytes: int) -> list[str]:
+    """Cut ``text`` into parts of at most ``limit_bytes`` UTF-8 bytes, at line ends where possible."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line.encode()) > limit_bytes:  # a single over-long line: cut by characters
+            cut = len(line.encode()[:limit_bytes].decode(errors="ignore"))
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        if len((current + line).encode()) > limit_bytes:
+            parts.append(current)
+            current = ""
+        current += line
+    if current:
+        parts.append(current)
+    return [part.rstrip("\n") for part in parts]
 
 
 def _with_notice(notice: str, reply: Reply | None) -> Reply:

@@ -243,3 +243,23 @@ def test_handlers_never_see_wechatpy() -> None:
         for route in router.routes:
             assert "wechatpy" not in route.handler.__module__
     assert "wechatpy" not in Path(handlers.__file__).read_text()
+
+
+async def test_a_reply_over_the_passive_limit_is_split_and_the_rest_pushed(
+    db: Any, tmp_path: Path, db_url: str
+) -> None:
+    long_text = "\n".join(f"第{n}条：" + "委员履职情况说明。" * 10 for n in range(1, 30))
+    router = Router("long")
+
+    @router.fallback()
+    async def long_answer(ctx: Context) -> str:
+        return long_text
+
+    platform = OfficialAccountPlatform(TOKEN, APP_ID, AES_KEY, "safe")
+    async with running_app(wechat_settings(tmp_path, db_url, "safe"), routers=[router]) as app:
+        answer = await post(app, platform, text_fields("o-long", "全部"))
+        async with app.services.db.reader() as session:
+            rest = (await session.scalars(select(Delivery).where(Delivery.recipient == "o-long")
+                                          .order_by(Delivery.idempotency_key))).all()
+    assert len(answer.text.encode()) <= 2000
+    assert "\n".join([answer.text, *(row.payload["text"] for row in rest)]) == long_text
