@@ -2,7 +2,8 @@
 
 ``bot.cli`` calls :func:`add_members_commands` with its sub-parsers and later runs
 ``await args.func(settings, args)``, which returns the exit code:
-0 all rows imported, 1 some rows were rejected (listed on stdout), 2 the file could not be used.
+0 all rows imported, 1 some rows were rejected (listed on stdout), 2 the file (or the database) could
+not be used. ``members import`` expects the schema in place (``lvzhi db upgrade``); ``demo`` upgrades it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.config import Settings
 from bot.db import Database
@@ -72,6 +74,9 @@ async def members_import(settings: Settings, args: argparse.Namespace) -> int:
     except RosterError as exc:
         print(exc.render(texts), file=sys.stderr)
         return EXIT_BAD_FILE
+    except (OperationalError, ProgrammingError):  # no tables yet: "no such table" / UndefinedTable
+        print(texts("roster.error_database"), file=sys.stderr)
+        return EXIT_BAD_FILE
     finally:
         await db.dispose()
     print_report(report, texts)
@@ -82,7 +87,7 @@ async def demo_command(settings: Settings, args: argparse.Namespace) -> int:
     texts = Catalogue(settings.locale)
     db = Database(settings.database.url)
     try:
-        await db.upgrade()
+        await db.upgrade()  # a try-out starts from nothing: bring the schema up first
         report = await load_demo(db, args.roster)
         async with db.reader() as session:
             secretary = await session.scalar(

@@ -9,10 +9,13 @@ from __future__ import annotations
 from functools import cache
 
 from bot.router import HelpEntry, Router
-from handlers import common, welcome
+from handlers import common, profile, register, review, welcome
 
 ROUTERS: list[Router] = [
     common.router,
+    register.router,
+    profile.router,
+    review.router,
     welcome.router,
 ]
 

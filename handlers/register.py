@@ -46,6 +46,7 @@ router = Router("register")
 router.describe("注册", "members.help.register", audience="guest")
 
 START_WORDS = ("注册", "register", "绑定", "我要注册")
+_START = frozenset(normalise(word) for word in START_WORDS)
 NAME_MIN, NAME_MAX = 2, 20
 _DIGIT = re.compile(r"\d")
 
@@ -65,8 +66,8 @@ async def start(ctx: Context) -> str:
 async def got_name(ctx: Context) -> str:
     if ctx.member is not None:
         return await _already_bound(ctx)
-    if normalise(ctx.text) in {normalise(word) for word in START_WORDS}:
-        return ctx.t("register.ask_name")  # pressed 注册 again: still the first question, no penalty
+    if _is_restart(ctx):
+        return await start(ctx)
     name = clean_name(ctx.text)
     if not NAME_MIN <= len(name) <= NAME_MAX or _DIGIT.search(normalise(name)):
         return re_ask(ctx, "register.bad_name")
@@ -78,6 +79,8 @@ async def got_name(ctx: Context) -> str:
 async def got_mobile(ctx: Context) -> str:
     if ctx.member is not None:
         return await _already_bound(ctx)
+    if _is_restart(ctx):
+        return await start(ctx)
     mobile = normalise_mobile(ctx.text)
     if mobile is None:
         return re_ask(ctx, "register.bad_mobile")
@@ -106,6 +109,8 @@ async def got_mobile(ctx: Context) -> str:
 async def got_sector(ctx: Context) -> str:
     if ctx.member is not None:
         return await _already_bound(ctx)
+    if _is_restart(ctx):
+        return await start(ctx)
     options = await _options(ctx, Sector, ctx.conv.data.get("choices", []))
     chosen = choose(ctx.text, options)
     if chosen is None:
@@ -119,6 +124,8 @@ async def got_sector(ctx: Context) -> str:
 async def got_group(ctx: Context) -> str:
     if ctx.member is not None:
         return await _already_bound(ctx)
+    if _is_restart(ctx):
+        return await start(ctx)
     options = await _options(ctx, LiaisonGroup, ctx.conv.data.get("choices", []))
     chosen = choose(ctx.text, options)
     if chosen is None:
@@ -161,6 +168,11 @@ async def _already_bound(ctx: Context) -> str:
     assert ctx.member is not None
     ctx.conv.finish()
     return ctx.t("register.already_bound", profile=await render_profile(ctx, ctx.member))
+
+
+def _is_restart(ctx: Context) -> bool:
+    """注册 typed again inside the conversation: start over rather than count a wrong answer."""
+    return normalise(ctx.text) in _START
 
 
 def re_ask(ctx: Context, key: str, **values: str) -> str:

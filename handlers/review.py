@@ -49,9 +49,11 @@ _APPROVE = re.compile(rf"^(?:{'|'.join(APPROVE_WORDS)})\s*(\d+)$")
 _REJECT = re.compile(rf"^(?:{'|'.join(REJECT_WORDS)})\s*(\d+)$")
 _NUMBER = re.compile(r"^(\d+)$")
 REASON_MIN, REASON_MAX = 2, 200
+START_WORDS = ("审核", "review", "审核注册")
+_START = frozenset(normalise(word) for word in START_WORDS)
 
 
-@router.command("审核", "review", "审核注册")
+@router.command(*START_WORDS)
 @router.click("REVIEW")
 async def start_review(ctx: Context) -> str:
     if not _allowed(ctx):
@@ -65,6 +67,8 @@ async def chose(ctx: Context) -> str:
         ctx.conv.finish()
         return ctx.t("members.forbidden")
     text = normalise(ctx.text)
+    if text in _START:
+        return await _show_list(ctx)  # 审核 again: a fresh list, not a wrong answer
     for pattern, action in ((_REJECT, "reject"), (_APPROVE, "approve"), (_NUMBER, "show")):
         found = pattern.match(text)
         if found:

@@ -15,10 +15,20 @@ from models.member import (
     Sector,
 )
 from models.outbound import AccessToken, ChatWindow
+from models.report import (
+    AdoptionLevel,
+    Instruction,
+    PhotoStatus,
+    Report,
+    ReportEvent,
+    ReportPhoto,
+    ReportStatus,
+)
 from models.scheduling import JobRun, RunOutcome, ScheduledTask, TaskStatus
 
 __all__ = [
     "AccessToken",
+    "AdoptionLevel",
     "ApplicationStatus",
     "Channel",
     "ChatWindow",
@@ -28,12 +38,18 @@ __all__ = [
     "DeliveryStatus",
     "Identity",
     "InboundMessage",
+    "Instruction",
     "JobRun",
     "LiaisonGroup",
     "Member",
     "MemberApplication",
     "MemberStatus",
+    "PhotoStatus",
     "Platform",
+    "Report",
+    "ReportEvent",
+    "ReportPhoto",
+    "ReportStatus",
     "Role",
     "RunOutcome",
     "ScheduledTask",

@@ -115,31 +115,26 @@ class LvzhiScheduler:
         job_id, armed = job_id_for(task.id), set()
         if plan.run_now is not None:
             # A run at "now" (APScheduler's clock); the fire time it stands for is worked out by the job.
-            self.aps.add_job(
-                jobs.run_task,
-                DateTrigger(timezone=self.zone),
-                args=[task.id],
-                id=job_id + CATCH_UP_SUFFIX,
-                name=f"{task.kind} {task.ref} (catch-up)",
-                replace_existing=True,
-            )
+            self._put_job(job_id + CATCH_UP_SUFFIX, DateTrigger(timezone=self.zone), task, "(catch-up)")
             armed.add(job_id + CATCH_UP_SUFFIX)
             counts["catch_up"] += 1
         if plan.upcoming:
-            trigger = (
-                cron_trigger(task, self.zone) if task.cron else DateTrigger(task.run_at, timezone=self.zone)
-            )
-            self.aps.add_job(
-                jobs.run_task,
-                trigger,
-                args=[task.id],
-                id=job_id,
-                name=f"{task.kind} {task.ref}",
-                replace_existing=True,
-            )
+            if task.cron:
+                trigger: Any = cron_trigger(task, self.zone)
+            else:
+                trigger = DateTrigger(task.run_at, timezone=self.zone)
+            self._put_job(job_id, trigger, task)
             armed.add(job_id)
             counts["armed"] += 1
         return armed
+
+    def _put_job(self, job_id: str, trigger: Any, task: ScheduledTask, note: str = "") -> None:
+        """Add or replace a task's job. Before start, APScheduler queues jobs without replacing them,
+        so an earlier one with the same id is removed first."""
+        if not self.aps.running and self.aps.get_job(job_id) is not None:
+            self.aps.remove_job(job_id)
+        name = f"{task.kind} {task.ref} {note}".strip()
+        self.aps.add_job(jobs.run_task, trigger, args=[task.id], id=job_id, name=name, replace_existing=True)
 
     def _remove_jobs_not_in(self, wanted: set[str]) -> int:
         removed = 0

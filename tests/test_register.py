@@ -274,3 +274,17 @@ async def test_unbind_with_confirmation(app: AppHarness) -> None:
 def test_choose(text: str, expected: int | None) -> None:
     options = [(10, "城关镇"), (20, "东山镇"), (30, "县直机关")]
     assert choose(text, options) == expected
+
+
+async def test_start_words_inside_the_conversations_start_over(app: AppHarness) -> None:
+    chat = app.chat("sim-lin")
+    await chat.says("注册")
+    await chat.says("林晓梅")
+    assert await chat.says("注册") == T("register.ask_name")
+    assert await chat.says("林晓梅") == T("register.ask_mobile", name="林晓梅")
+
+    await register_from_roster(app, "sim-qian", "钱秘书", "13800000009")
+    await apply_as_stranger(app, "sim-zhou")
+    secretary = app.chat("sim-qian")
+    first = await secretary.says("审核")
+    assert await secretary.says("审核") == first

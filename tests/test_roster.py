@@ -30,6 +30,7 @@ from models.member import (
     Role,
     Sector,
 )
+from tests.conftest import make_settings
 
 HEADER = "姓名,性别,手机号,界别,专委会,联络组,工作单位及职务,届次,角色"
 GOOD = [
@@ -346,3 +347,18 @@ async def test_load_demo_promotes_a_secretary_when_the_file_has_none(db: Databas
     async with db.reader() as session:
         roles = (await session.scalars(select(Member.role).where(Member.role == Role.SECRETARY))).all()
     assert len(roles) == 1
+
+
+async def test_cli_demo_on_a_fresh_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    args = parse(["demo"])
+    assert await args.func(settings, args) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "新增 141 人" in out and "联络办秘书甲" in out
+
+
+async def test_cli_import_before_the_schema_exists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    args = parse(["members", "import", str(write_csv(tmp_path, GOOD))])
+    assert await args.func(settings, args) == EXIT_BAD_FILE
+    assert "lvzhi db upgrade" in capsys.readouterr().err

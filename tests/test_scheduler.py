@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -238,7 +239,7 @@ async def test_start_runs_the_catch_up_and_shutdown_stops(
 
 
 @pytest.fixture
-def bound(services: Services) -> Services:
+def bound(services: Services) -> Iterator[Services]:
     jobs.bind(services)
     yield services
     jobs.unbind(services)

@@ -217,8 +217,8 @@ class MockWechat:
 
     async def record(self, request: web.Request) -> RecordedRequest:
         body: Any = None
-        if request.can_read_body:
-            raw = await request.read()
+        raw = await request.read()  # cached by aiohttp: the handlers read it again
+        if raw:
             try:
                 body = json.loads(raw)
             except ValueError:

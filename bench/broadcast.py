@@ -1,0 +1,337 @@
+"""Benchmark: a broadcast to 10,000 members through the mock WeChat API, and a kill -9 in the middle.
+
+    .venv/bin/python bench/broadcast.py            # 10,000 members, 50 ms per call, 200 sends/s
+    .venv/bin/python bench/broadcast.py --quick    # 2,000 members
+    .venv/bin/python bench/broadcast.py --db postgresql+asyncpg://postgres@127.0.0.1:5432/bench
+
+The mock API runs in this process (it survives the kill and counts what arrived); the delivery worker
+runs in a child process, which phase 2 kills with SIGKILL once half the members have been sent to, then
+starts again. Members have not written to the account, so every push is a template message (the
+channel whose ``client_msg_id`` makes a repeat after a crash harmless; see docs/delivery.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
+from sqlmodel import SQLModel  # noqa: E402
+
+import models  # noqa: E402, F401  (registers the tables)
+from bot.clock import Clock  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
+from bot.db import Database  # noqa: E402
+from bot.events import Reply  # noqa: E402
+from bot.i18n import Catalogue  # noqa: E402
+from bot.outbound.mock import MockWechat, create_mock_app  # noqa: E402
+from bot.outbound.queue import enqueue  # noqa: E402
+from bot.outbound.worker import DeliveryWorker  # noqa: E402
+from bot.services import Services  # noqa: E402
+from models.delivery import Delivery, DeliveryStatus  # noqa: E402
+
+TEMPLATE = "/cgi-bin/message/template/send"
+NOTICE = Reply(text="关于召开第一季度委员学习会的通知\n3月12日 14:30 机关三楼会议室，请准时参加。")
+
+
+# --- the worker process ---------------------------------------------------------------------------
+
+
+def worker_settings(db_url: str, api_url: str, rate: float, workdir: Path) -> Settings:
+    config = workdir / "config.yaml"
+    config.write_text("{}\n", encoding="utf-8")  # never a developer's config.yaml
+    mock = MockWechat()
+    return load_settings(
+        config,
+        database={"url": db_url},
+        wechat={"app_id": mock.app_id, "app_secret": mock.app_secret, "api_base": api_url, "template_id": "TPL"},
+        delivery={"rate_per_second": rate, "batch_size": 100, "max_attempts": 6, "base_backoff_seconds": 0.5},
+        scheduler={"enabled": False},
+        media_dir=str(workdir / "media"),
+    )
+
+
+async def run_worker(args: argparse.Namespace) -> None:
+    """Drain the queue until nothing is queued or sending; print elapsed time and peak memory."""
+    import resource
+
+    settings = worker_settings(args.db, args.api, args.rate, Path(args.workdir))
+    db = Database(settings.database.url)
+    async with aiohttp.ClientSession() as http:
+        services = Services(settings=settings, db=db, clock=Clock(), texts=Catalogue(settings.locale), http=http)
+        worker = DeliveryWorker(services, lease=timedelta(seconds=args.lease))
+        started = time.monotonic()
+        while await unfinished(db):
+            if not await worker.run_once():
+                await asyncio.sleep(0.2)  # only stale claims left: wait for their lease to end
+        elapsed = time.monotonic() - started
+    await db.dispose()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"elapsed": elapsed, "peak_rss_mb": peak_kb / 1024}), flush=True)
+
+
+async def unfinished(db: Database) -> int:
+    async with db.reader() as session:
+        return int(
+            (
+                await session.execute(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]))
+                )
+            ).scalar_one()
+        )
+
+
+# --- the bench process ---------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    members: int
+    seconds: float
+    worker_seconds: float
+    peak_rss_mb: float
+    requests: int
+    delivered: int
+    duplicates: int
+    deduped: int
+    lost: int
+    not_sent_rows: int
+    peak_per_second: int
+
+
+async def prepare_database(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        if not db.is_sqlite:
+            await conn.execute(text("DROP TABLE IF EXISTS delivery CASCADE"))
+        await conn.run_sync(SQLModel.metadata.create_all)
+
+
+async def queue_broadcast(db: Database, prefix: str, members: int) -> float:
+    started = time.monotonic()
+    async with db.session() as session:
+        for n in range(members):
+            await enqueue(
+                session, platform="mp", recipient=f"{prefix}-{n:05}", reply=NOTICE, key=f"bench:{prefix}:{n:05}"
+            )
+    return time.monotonic() - started
+
+
+async def spawn_worker(args: argparse.Namespace, api_url: str, workdir: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--worker",
+        "--db",
+        args.db,
+        "--api",
+        api_url,
+        "--rate",
+        str(args.rate),
+        "--lease",
+        str(args.lease),
+        "--workdir",
+        str(workdir),
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+
+async def finish(process: asyncio.subprocess.Process) -> dict[str, Any]:
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"worker failed with exit code {process.returncode}")
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+def summarise(
+    name: str,
+    prefix: str,
+    members: int,
+    mock: MockWechat,
+    first_request: int,
+    seconds: float,
+    worker: dict[str, Any],
+    not_sent: int,
+) -> PhaseResult:
+    sent = [s.to for s in mock.sent if s.to.startswith(prefix + "-")]
+    requests = [r for r in mock.requests[first_request:] if r.path == TEMPLATE]
+    times = sorted(r.monotonic for r in requests)
+    peak, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return PhaseResult(
+        name,
+        members,
+        seconds,
+        worker["elapsed"],
+        worker["peak_rss_mb"],
+        len(requests),
+        len(set(sent)),
+        len(sent) - len(set(sent)),
+        mock.deduped,
+        members - len(set(sent)),
+        not_sent,
+        peak,
+    )
+
+
+async def phase_clean(
+    args: argparse.Namespace, db: Database, mock: MockWechat, api_url: str, workdir: Path
+) -> tuple[PhaseResult, float]:
+    enqueue_seconds = await queue_broadcast(db, "a", args.members)
+    first, started = len(mock.requests), time.monotonic()
+    worker = await finish(await spawn_worker(args, api_url, workdir))
+    seconds = time.monotonic() - started
+    result = summarise("clean run", "a", args.members, mock, first, seconds, worker, await unfinished(db))
+    return result, enqueue_seconds
+
+
+async def phase_crash(
+    args: argparse.Namespace, db: Database, mock: MockWechat, api_url: str, workdir: Path
+) -> tuple[PhaseResult, int]:
+    await queue_broadcast(db, "b", args.members)
+    deduped_before, first, started = mock.deduped, len(mock.requests), time.monotonic()
+    doomed = await spawn_worker(args, api_url, workdir)
+    await mock.wait_for_requests(first + args.members // 2, TEMPLATE)
+    os.kill(doomed.pid, signal.SIGKILL)
+    await doomed.wait()
+    await mock.wait_until_idle()
+    sent_at_kill = len([s for s in mock.sent if s.to.startswith("b-")])
+    worker = await finish(await spawn_worker(args, api_url, workdir))
+    seconds = time.monotonic() - started
+    mock.deduped -= deduped_before
+    result = summarise(
+        "kill -9 at half, restart", "b", args.members, mock, first, seconds, worker, await unfinished(db)
+    )
+    return result, sent_at_kill
+
+
+def print_table(
+    results: list[PhaseResult], args: argparse.Namespace, enqueue_seconds: float, sent_at_kill: int
+) -> None:
+    print(
+        f"\nbroadcast to {args.members:,} members · mock latency {args.latency * 1000:.0f} ms/call · "
+        f"rate limit {args.rate:g}/s · database {'SQLite' if args.db.startswith('sqlite') else 'PostgreSQL'}"
+    )
+    print(
+        f"queueing {args.members:,} rows in one transaction: {enqueue_seconds:.2f} s "
+        f"({args.members / enqueue_seconds:,.0f} rows/s)\n"
+    )
+    header = (
+        "phase",
+        "total s",
+        "sends/s",
+        "peak/1s",
+        "RSS MB",
+        "requests",
+        "delivered",
+        "dupes",
+        "deduped",
+        "lost",
+        "not sent",
+    )
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for r in results:
+        row = (
+            r.name,
+            f"{r.seconds:.1f}",
+            f"{r.delivered / r.seconds:.0f}",
+            str(r.peak_per_second),
+            f"{r.peak_rss_mb:.0f}",
+            f"{r.requests:,}",
+            f"{r.delivered:,}",
+            str(r.duplicates),
+            str(r.deduped),
+            str(r.lost),
+            str(r.not_sent_rows),
+        )
+        print("| " + " | ".join(row) + " |")
+    clean = results[0]
+    floor = args.members / args.rate
+    print(
+        f"\nclean run: {clean.seconds:.1f} s vs the rate limit's floor {floor:.1f} s "
+        f"(ratio {clean.seconds / floor:.2f}); achieved/configured rate "
+        f"{clean.delivered / clean.worker_seconds / args.rate:.2f}; "
+        f"busiest second {clean.peak_per_second} sends (limit {args.rate:g})"
+    )
+    if len(results) > 1:
+        crash = results[1]
+        print(
+            f"kill -9: {sent_at_kill:,} members reached before the kill; restart delivered the rest; "
+            f"{crash.requests - args.members} repeat requests, {crash.deduped} dropped by client_msg_id, "
+            f"{crash.duplicates} duplicates reached members, {crash.lost} lost; "
+            f"{crash.seconds / clean.seconds:.2f}× the clean run's time (includes the {args.lease:g} s lease)"
+        )
+
+
+async def run_bench(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="lvzhi-bench-"))
+    if not args.db:
+        args.db = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    db = Database(args.db)
+    await prepare_database(db)
+    mock = MockWechat(latency=args.latency)
+    runner = web.AppRunner(create_mock_app(mock=mock))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    api_url = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        clean, enqueue_seconds = await phase_clean(args, db, mock, api_url, workdir)
+        results, sent_at_kill = [clean], 0
+        if not args.skip_crash:
+            crash, sent_at_kill = await phase_crash(args, db, mock, api_url, workdir)
+            results.append(crash)
+        print_table(results, args, enqueue_seconds, sent_at_kill)
+        print(f"\nwall time {time.monotonic() - started:.0f} s")
+    finally:
+        await runner.cleanup()
+        await db.dispose()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 members")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per mock API call")
+    parser.add_argument("--rate", type=float, default=200.0, help="delivery.rate_per_second")
+    parser.add_argument("--lease", type=float, default=5.0, help="claim lease of the worker, seconds")
+    parser.add_argument("--db", default="", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--skip-crash", action="store_true")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quick:
+        args.members = 2_000
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    asyncio.run(run_worker(args) if args.worker else run_bench(args))
+
+
+if __name__ == "__main__":
+    main()
