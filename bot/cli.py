@@ -6,6 +6,7 @@
     lvzhi dev mock-wechat [--port P]      a local stand-in for the WeChat and WeCom APIs
     lvzhi members import FILE [--dry-run] import the roster (.xlsx or .csv)
     lvzhi demo                            load the sample county roster and a little sample data
+    lvzhi export reports --year Y         a year's social-condition reports as .xlsx
 
 Every command takes ``--config FILE`` (default ``$LVZHI_CONFIG`` or ``./config.yaml``). A bad
 configuration prints one line naming the key and exits with code 2.
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_members import add_members_commands
 
     add_members_commands(sub)
+
+    from bot.cli_reports import add_reports_commands
+
+    add_reports_commands(sub)
     return parser
 
 

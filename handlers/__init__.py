@@ -9,13 +9,15 @@ from __future__ import annotations
 from functools import cache
 
 from bot.router import HelpEntry, Router
-from handlers import common, profile, register, review, welcome
+from handlers import common, profile, register, report, report_review, review, welcome
 
 ROUTERS: list[Router] = [
     common.router,
     register.router,
     profile.router,
     review.router,
+    report.router,
+    report_review.router,
     welcome.router,
 ]
 

@@ -7,6 +7,7 @@ Every endpoint but the OpenAPI document needs ``Authorization: Bearer <admin.api
     unknown member id ─────► 404 {"error": "not_found"}
     invalid query or body ─► 422 {"error": "invalid", "fields": [{"field": …, "message": …}]}
     decision on a member that is not pending ─► 409 {"error": "not_pending"}
+    report action its status does not allow ──► 409 {"error": "illegal_transition"}
 
 The document itself is at ``GET /api/v1/openapi.json`` (:mod:`bot.api.openapi`).
 """
@@ -20,7 +21,7 @@ API_PREFIX = "/api/v1"
 
 def setup_admin_api(app: web.Application) -> None:
     """Add the admin API's routes to the main application (its services are under ``SERVICES_KEY``)."""
-    from bot.api import members, openapi
+    from bot.api import members, openapi, reports
 
     app.router.add_get(f"{API_PREFIX}/openapi.json", openapi.serve)
     app.router.add_get(f"{API_PREFIX}/members", members.list_members)
@@ -28,3 +29,6 @@ def setup_admin_api(app: web.Application) -> None:
     app.router.add_patch(f"{API_PREFIX}/members/{{member_id}}", members.patch_member)
     app.router.add_post(f"{API_PREFIX}/members/{{member_id}}/approve", members.approve_member)
     app.router.add_post(f"{API_PREFIX}/members/{{member_id}}/reject", members.reject_member)
+    app.router.add_get(f"{API_PREFIX}/reports", reports.list_reports)
+    app.router.add_get(f"{API_PREFIX}/reports/{{report_id}}", reports.get_report)
+    app.router.add_post(f"{API_PREFIX}/reports/{{report_id}}/{{action}}", reports.report_action)

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.api import reports_openapi
+
 _ROLES = ["member", "group_leader", "secretary", "admin"]
 _STATUSES = ["pending", "active", "suspended", "left", "rejected"]
 _APPLICATION_STATUSES = ["pending", "approved", "rejected", "withdrawn"]
@@ -120,10 +122,12 @@ DOCUMENT: dict[str, Any] = {
                 },
             },
         },
+        **reports_openapi.PATHS,
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
+            **reports_openapi.SCHEMAS,
             "Ref": _REF,
             "Member": {
                 "type": "object",
@@ -198,7 +202,8 @@ DOCUMENT: dict[str, Any] = {
                 "required": ["error", "message"],
                 "properties": {
                     "error": {"type": "string", "enum": ["api_disabled", "unauthorized", "not_found",
-                                                         "not_pending", "rejected", "invalid"]},
+                                                         "not_pending", "rejected", "invalid",
+                                                         "illegal_transition"]},
                     "message": {"type": "string"},
                 },
             },

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbound.sql import insert_ignore
@@ -31,9 +31,7 @@ InteractionKind = Literal["message", "click", "subscribe", "scan"]
 EVENT_KINDS = frozenset({"click", "subscribe", "scan"})
 
 
-async def record_interaction(
-    session: AsyncSession, *, platform: str, user_id: str, kind: str, at: datetime
-) -> None:
+async def record_interaction(session: AsyncSession, *, platform: str, user_id: str, kind: str, at: datetime) -> None:
     """Note that a member interacted: ``kind`` is "message" (opens the 48-h window) or "click" /
     "subscribe" / "scan" (open the 1-minute window). Call it for every inbound Official Account event,
     in the dispatcher's transaction. An older interaction arriving late never shrinks a window."""
@@ -74,6 +72,21 @@ async def reserve_custom_slot(session: AsyncSession, *, platform: str, user_id: 
         if result.rowcount:
             return True
     return False
+
+
+async def members_with_open_window(session: AsyncSession, user_ids: list[str], now: datetime) -> set[str]:
+    """Which of these Official Account members have a window open (full or not): the others need no
+    reservation attempt, which keeps a broadcast to thousands of silent members cheap."""
+    if not user_ids:
+        return set()
+    rows = await session.execute(
+        select(ChatWindow.user_id).where(
+            ChatWindow.platform == "mp",
+            ChatWindow.user_id.in_(set(user_ids)),
+            or_(ChatWindow.message_at > now - MESSAGE_WINDOW, ChatWindow.event_at > now - EVENT_WINDOW),
+        )
+    )
+    return set(rows.scalars())
 
 
 async def close_window(session: AsyncSession, *, platform: str, user_id: str) -> None:

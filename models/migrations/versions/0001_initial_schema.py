@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:15:40.158295
+Create Date: 2026-11-21 06:24:49.451097
 """
 
 from collections.abc import Sequence
@@ -210,11 +210,116 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_member_application_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_member_application_status'), ['status'], unique=False)
 
+    op.create_table('report',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=True),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sa.Enum('DRAFT', 'SUBMITTED', 'UNDER_REVIEW', 'RETURNED', 'ADOPTED', 'NOT_ADOPTED', name='reportstatus'), nullable=False),
+    sa.Column('step', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('adoption_level', sa.Enum('COUNTY', 'CITY', 'PROVINCIAL', 'NATIONAL', name='adoptionlevel'), nullable=True),
+    sa.Column('review_comment', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('similar_report_id', sa.Integer(), nullable=True),
+    sa.Column('similarity', sa.Float(), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['group_id'], ['liaison_group.id'], ),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_group_id'), ['group_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_year'), ['year'], unique=False)
+
+    op.create_table('instruction',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('leader', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('given_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['member.id'], ),
+    sa.ForeignKeyConstraint(['report_id'], ['report.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('instruction', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_instruction_report_id'), ['report_id'], unique=False)
+
+    op.create_table('report_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('from_status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('to_status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('by_id', sa.Integer(), nullable=True),
+    sa.Column('by_name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('comment', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('level', sa.Enum('COUNTY', 'CITY', 'PROVINCIAL', 'NATIONAL', name='adoptionlevel'), nullable=True),
+    sa.Column('at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['by_id'], ['member.id'], ),
+    sa.ForeignKeyConstraint(['report_id'], ['report.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('report_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_event_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_event_report_id'), ['report_id'], unique=False)
+
+    op.create_table('report_photo',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('platform', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('media_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('pic_url', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('path', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('status', sa.Enum('PENDING', 'STORED', 'EXTERNAL', 'FAILED', name='photostatus'), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fetched_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['report_id'], ['report.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('report_photo', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_photo_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_photo_report_id'), ['report_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_photo_status'), ['status'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('report_photo', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_photo_status'))
+        batch_op.drop_index(batch_op.f('ix_report_photo_report_id'))
+        batch_op.drop_index(batch_op.f('ix_report_photo_next_attempt_at'))
+
+    op.drop_table('report_photo')
+    with op.batch_alter_table('report_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_event_report_id'))
+        batch_op.drop_index(batch_op.f('ix_report_event_at'))
+
+    op.drop_table('report_event')
+    with op.batch_alter_table('instruction', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_instruction_report_id'))
+
+    op.drop_table('instruction')
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_year'))
+        batch_op.drop_index(batch_op.f('ix_report_status'))
+        batch_op.drop_index(batch_op.f('ix_report_member_id'))
+        batch_op.drop_index(batch_op.f('ix_report_group_id'))
+
+    op.drop_table('report')
     with op.batch_alter_table('member_application', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_member_application_status'))
         batch_op.drop_index(batch_op.f('ix_member_application_member_id'))
