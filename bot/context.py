@@ -38,6 +38,14 @@ class Context:
     def t(self, key: str, **values: Any) -> str:
         return self.services.texts(key, **values)
 
+    def re_ask(self, key: str, *, closing_note: str = "", **values: object) -> str:
+        """A wrong answer: ask again with ``key``, or end the conversation politely after
+        ``conversation.max_wrong_answers`` wrong answers in a row (with ``closing_note`` added)."""
+        if self.conv.wrong_answer() >= self.services.settings.conversation.max_wrong_answers:
+            self.conv.finish()
+            return "\n".join(filter(None, [self.t("conversation.too_many_wrong"), closing_note]))
+        return self.t(key, **values)
+
     async def push_to(
         self, platform: str, user_id: str, reply: Reply | str, key: str, *, member_id: int | None = None
     ) -> bool:

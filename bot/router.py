@@ -137,6 +137,16 @@ class Router:
     name: str
     routes: list[Route] = field(default_factory=list)
     help: list[HelpEntry] = field(default_factory=list)
+    cancel_hooks: list[tuple[type[StatesGroup], Handler]] = field(default_factory=list)
+
+    def on_cancel(self, group: type[StatesGroup]) -> Callable[[Handler], Handler]:
+        """Run before ``取消`` ends a conversation in ``group``; its answer replaces the plain "已取消"."""
+
+        def decorate(handler: Handler) -> Handler:
+            self.cancel_hooks.append((group, handler))
+            return handler
+
+        return decorate
 
     def describe(self, word: str, text_key: str, audience: str = "member") -> None:
         """List a command in ``帮助`` for this audience."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from bot.router import HelpEntry, Router
+from bot.router import Handler, HelpEntry, Router
 from handlers import common, profile, register, report, report_review, review, welcome
 
 ROUTERS: list[Router] = [
@@ -28,6 +28,15 @@ def help_entries(audience: str) -> list[HelpEntry]:
     """The ``帮助`` lines an audience sees, in router order."""
     wanted = _AUDIENCES[audience]
     return [entry for router in ROUTERS for entry in router.help if entry.audience in wanted]
+
+
+def cancel_hook_for(state: str | None) -> Handler | None:
+    """The ``取消`` hook of the conversation ``state`` belongs to, if its module declared one."""
+    for router in ROUTERS:
+        for group, hook in router.cancel_hooks:
+            if group.contains(state):
+                return hook
+    return None
 
 
 @cache

@@ -19,10 +19,14 @@ HELP_WORDS = ("帮助", "help", "?", "菜单", "menu")
 
 @router.command(*CANCEL_WORDS)
 async def cancel(ctx: Context) -> str:
+    from handlers import cancel_hook_for
+
     if not ctx.conv.active:
         return ctx.t("common.nothing_to_cancel")
+    hook = cancel_hook_for(ctx.conv.state)
+    answer = await hook(ctx) if hook is not None else None
     ctx.conv.finish()
-    return ctx.t("common.cancelled")
+    return str(answer) if answer else ctx.t("common.cancelled")
 
 
 @router.command(*HELP_WORDS)

@@ -28,6 +28,7 @@ import re
 from sqlalchemy import select
 
 from bot import members as ops
+from bot.choices import numbered, pick
 from bot.context import Context
 from bot.roster import clean_name, normalise_mobile
 from bot.router import Router, State, StatesGroup, normalise
@@ -70,7 +71,7 @@ async def got_name(ctx: Context) -> str:
         return await start(ctx)
     name = clean_name(ctx.text)
     if not NAME_MIN <= len(name) <= NAME_MAX or _DIGIT.search(normalise(name)):
-        return re_ask(ctx, "register.bad_name")
+        return ctx.re_ask("register.bad_name")
     ctx.conv.set(Register.mobile, name=name)
     return ctx.t("register.ask_mobile", name=name)
 
@@ -83,7 +84,7 @@ async def got_mobile(ctx: Context) -> str:
         return await start(ctx)
     mobile = normalise_mobile(ctx.text)
     if mobile is None:
-        return re_ask(ctx, "register.bad_mobile")
+        return ctx.re_ask("register.bad_mobile")
     name = str(ctx.conv.data.get("name", ""))
     member = await ops.find_by_mobile(ctx.session, mobile)
     if member is None or member.status is MemberStatus.REJECTED:
@@ -92,7 +93,7 @@ async def got_mobile(ctx: Context) -> str:
         ctx.conv.finish()
         return ctx.t("register.mobile_pending")
     if not _same_name(member.name, name):
-        return re_ask(ctx, "register.name_mismatch", name=name)
+        return ctx.re_ask("register.name_mismatch", name=name)
     if member.status is not MemberStatus.ACTIVE:
         ctx.conv.finish()
         return ctx.t("register.not_active", status=ctx.t(f"members.status.{member.status.value}"))
@@ -114,10 +115,10 @@ async def got_sector(ctx: Context) -> str:
     options = await _options(ctx, Sector, ctx.conv.data.get("choices", []))
     chosen = choose(ctx.text, options)
     if chosen is None:
-        return re_ask(ctx, "register.bad_choice", text=ctx.text[:20])
+        return ctx.re_ask("register.bad_choice", text=ctx.text[:20])
     groups = await _all_options(ctx, LiaisonGroup)
     ctx.conv.set(Register.group, sector_id=chosen, choices=[ident for ident, _ in groups])
-    return ctx.t("register.ask_group", choices=numbered(groups))
+    return ctx.t("register.ask_group", choices=numbered([name for _, name in groups]))
 
 
 @router.state(Register.group)
@@ -129,7 +130,7 @@ async def got_group(ctx: Context) -> str:
     options = await _options(ctx, LiaisonGroup, ctx.conv.data.get("choices", []))
     chosen = choose(ctx.text, options)
     if chosen is None:
-        return re_ask(ctx, "register.bad_choice", text=ctx.text[:20])
+        return ctx.re_ask("register.bad_choice", text=ctx.text[:20])
     data = ctx.conv.data
     mobile = str(data["mobile"])
     if not await _mobile_reusable(ctx, mobile):
@@ -155,7 +156,8 @@ async def _offer_application(ctx: Context, mobile: str) -> str:
         ctx.conv.finish()
         return ctx.t("register.no_choices")
     ctx.conv.set(Register.sector, mobile=mobile, choices=[ident for ident, _ in sectors])
-    return ctx.t("register.not_in_roster") + "\n" + ctx.t("register.ask_sector", choices=numbered(sectors))
+    choices = numbered([name for _, name in sectors])
+    return ctx.t("register.not_in_roster") + "\n" + ctx.t("register.ask_sector", choices=choices)
 
 
 async def _mobile_reusable(ctx: Context, mobile: str) -> bool:
@@ -173,14 +175,6 @@ async def _already_bound(ctx: Context) -> str:
 def _is_restart(ctx: Context) -> bool:
     """注册 typed again inside the conversation: start over rather than count a wrong answer."""
     return normalise(ctx.text) in _START
-
-
-def re_ask(ctx: Context, key: str, **values: str) -> str:
-    """A wrong answer: ask again, or end politely after ``max_wrong_answers`` in a row."""
-    if ctx.conv.wrong_answer() >= ctx.services.settings.conversation.max_wrong_answers:
-        ctx.conv.finish()
-        return ctx.t("conversation.too_many_wrong")
-    return ctx.t(key, **values)
 
 
 def _same_name(on_roster: str, typed: str) -> bool:
@@ -201,20 +195,7 @@ async def _options(
     return [(int(ident), names[int(ident)]) for ident in ids if int(ident) in names]
 
 
-def numbered(options: list[tuple[int, str]]) -> str:
-    return "\n".join(f"{number}. {name}" for number, (_, name) in enumerate(options, start=1))
-
-
 def choose(text: str, options: list[tuple[int, str]]) -> int | None:
-    """An answer to a numbered list: its number, its exact name, or a part of exactly one name."""
-    typed = normalise(text).replace(" ", "").rstrip(".、")
-    if not typed:
-        return None
-    if typed.isdigit():
-        index = int(typed) - 1
-        return options[index][0] if 0 <= index < len(options) else None
-    for ident, name in options:
-        if normalise(name).replace(" ", "") == typed:
-            return ident
-    partial = [ident for ident, name in options if typed in normalise(name).replace(" ", "")]
-    return partial[0] if len(partial) == 1 else None
+    """The id of the option ``text`` chooses from a numbered list of (id, name)."""
+    index = pick(text, [name for _, name in options])
+    return options[index][0] if index is not None else None

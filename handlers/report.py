@@ -43,6 +43,7 @@ from sqlalchemy import delete, select
 
 from bot import reports as ops
 from bot.authz import Action, can
+from bot.choices import numbered, pick
 from bot.context import Context
 from bot.events import Kind
 from bot.report_media import new_photo
@@ -177,7 +178,7 @@ async def got_category(ctx: Context) -> str:
     category = choose_category(ctx.text, _categories(ctx))
     if category is None:
         return _again(ctx, "report.bad_category", text=ctx.text[:20],
-                      choices=_numbered(_categories(ctx)))
+                      choices=numbered(_categories(ctx)))
     report.category = category
     if ctx.conv.data.get("editing"):
         return await _back_to_preview(ctx, report)
@@ -282,6 +283,13 @@ async def chose_part(ctx: Context) -> str:
 @router.state(ReportFlow, kinds=(Kind.IMAGE,))
 async def image_elsewhere(ctx: Context) -> str:
     return ctx.t("report.photo_later")
+
+
+@router.on_cancel(ReportFlow)
+async def cancelled_with_draft_kept(ctx: Context) -> str | None:
+    """取消 leaves the report but keeps the draft: nothing typed is lost by a slip of the finger."""
+    report = await _current(ctx)
+    return ctx.t("report.cancelled_draft_kept", title=report.title) if report is not None else None
 
 
 # --- submitting -----------------------------------------------------------------------------------
@@ -448,11 +456,8 @@ def _length_note(ctx: Context, length: int) -> str:
 
 
 def _again(ctx: Context, key: str, **values: object) -> str:
-    """A wrong answer: ask again, or end after ``max_wrong_answers`` in a row (the draft stays)."""
-    if ctx.conv.wrong_answer() >= ctx.services.settings.conversation.max_wrong_answers:
-        ctx.conv.finish()
-        return ctx.t("conversation.too_many_wrong") + "\n" + ctx.t("report.draft_kept")
-    return ctx.t(key, **values)
+    """A wrong answer; after too many the conversation ends, and the member learns the draft is kept."""
+    return ctx.re_ask(key, closing_note=ctx.t("report.draft_kept"), **values)
 
 
 async def _restart_or_resume(ctx: Context) -> str | None:
@@ -489,24 +494,12 @@ def _save_step(ctx: Context, report: Report, step: str) -> None:
 
 
 def choose_category(text: str, categories: list[str]) -> str | None:
-    """A number from the list, an exact name, or a part of exactly one name."""
-    typed = normalise(text).replace(" ", "").rstrip(".、")
-    if typed.isdigit():
-        index = int(typed) - 1
-        return categories[index] if 0 <= index < len(categories) else None
-    exact = [c for c in categories if normalise(c).replace(" ", "") == typed]
-    if exact:
-        return exact[0]
-    partial = [c for c in categories if typed and typed in normalise(c).replace(" ", "")]
-    return partial[0] if len(partial) == 1 else None
+    index = pick(text, categories)
+    return categories[index] if index is not None else None
 
 
 def _ask_category(ctx: Context) -> str:
-    return ctx.t("report.ask_category", choices=_numbered(_categories(ctx)))
-
-
-def _numbered(names: list[str]) -> str:
-    return "\n".join(f"{number}. {name}" for number, name in enumerate(names, start=1))
+    return ctx.t("report.ask_category", choices=numbered(_categories(ctx)))
 
 
 def _categories(ctx: Context) -> list[str]:

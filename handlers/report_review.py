@@ -71,7 +71,7 @@ async def chose(ctx: Context) -> str:
     ids = [int(i) for i in ctx.conv.data.get("ids", [])]
     typed = normalise(ctx.text).rstrip(".、")
     if not typed.isdigit() or not 1 <= int(typed) <= len(ids):
-        return _again(ctx, "report.review.bad_number", count=len(ids))
+        return ctx.re_ask("report.review.bad_number", count=len(ids))
     return await _show_report(ctx, ids[int(typed) - 1])
 
 
@@ -82,7 +82,7 @@ async def decided(ctx: Context) -> str:
     report_id = int(ctx.conv.data["current"])
     action = _ACTION_OF.get(normalise(ctx.text))
     if action is None:
-        return _again(ctx, "report.review.bad_action")
+        return ctx.re_ask("report.review.bad_action")
     if action == "accept":
         return await _apply(ctx, report_id, "accept", then_show=True)
     if action == "adopt":
@@ -99,9 +99,9 @@ async def got_comment(ctx: Context) -> str:
     action = str(ctx.conv.data.get("action", "return"))
     comment = "" if action == "not_adopt" and normalise(ctx.text) in NO_COMMENT else ctx.text
     if action == "return" and len(comment) < 2:
-        return _again(ctx, "report.review.ask_comment_return")
+        return ctx.re_ask("report.review.ask_comment_return")
     if len(comment) > ops.COMMENT_MAX:
-        return _again(ctx, "report.errors.comment_too_long", limit=ops.COMMENT_MAX)
+        return ctx.re_ask("report.errors.comment_too_long", limit=ops.COMMENT_MAX)
     return await _apply(ctx, int(ctx.conv.data["current"]), action, comment=comment)
 
 
@@ -111,7 +111,7 @@ async def got_level(ctx: Context) -> str:
         return _refuse(ctx)
     level = ops.parse_level(ctx.text)
     if level is None:
-        return _again(ctx, "report.review.ask_level")
+        return ctx.re_ask("report.review.ask_level")
     return await _apply(ctx, int(ctx.conv.data["current"]), "adopt", level=level)
 
 
@@ -173,13 +173,6 @@ async def _show_queue(ctx: Context, before: str = "") -> str:
         listing.append(ctx.t("report.review.more", shown=len(rows)))
     listing.append(ctx.t("report.review.how"))
     return "\n\n".join([*lines, "\n".join(listing)])
-
-
-def _again(ctx: Context, key: str, **values: object) -> str:
-    if ctx.conv.wrong_answer() >= ctx.services.settings.conversation.max_wrong_answers:
-        ctx.conv.finish()
-        return ctx.t("conversation.too_many_wrong")
-    return ctx.t(key, **values)
 
 
 def _refuse(ctx: Context) -> str:

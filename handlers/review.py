@@ -30,7 +30,6 @@ from bot import members as ops
 from bot.authz import Action, can, groups_within_reach
 from bot.context import Context
 from bot.router import Router, State, StatesGroup, normalise
-from handlers.register import re_ask as _wrong
 from models.member import ApplicationStatus, Member, MemberApplication, MemberStatus
 
 
@@ -73,7 +72,7 @@ async def chose(ctx: Context) -> str:
         found = pattern.match(text)
         if found:
             return await _act(ctx, action, int(found.group(1)))
-    return _wrong(ctx, "members.review.bad_input")
+    return ctx.re_ask("members.review.bad_input")
 
 
 @router.state(Review.decide)
@@ -87,7 +86,7 @@ async def decided(ctx: Context) -> str:
         return await _ask_reason(ctx, member_id)
     if text in {normalise(word) for word in APPROVE_WORDS}:
         return await _approve(ctx, member_id)
-    return _wrong(ctx, "members.review.bad_decision")
+    return ctx.re_ask("members.review.bad_decision")
 
 
 @router.state(Review.reason)
@@ -97,7 +96,7 @@ async def got_reason(ctx: Context) -> str:
         return ctx.t("members.forbidden")
     reason = ctx.text
     if not REASON_MIN <= len(reason) <= REASON_MAX:
-        return _wrong(ctx, "members.review.bad_reason")
+        return ctx.re_ask("members.review.bad_reason")
     member_id = int(ctx.conv.data["current"])
     member = await _decidable(ctx, member_id)
     if isinstance(member, str):
@@ -113,7 +112,7 @@ async def got_reason(ctx: Context) -> str:
 async def _act(ctx: Context, action: str, number: int) -> str:
     ids = [int(ident) for ident in ctx.conv.data.get("ids", [])]
     if not 1 <= number <= len(ids):
-        return _wrong(ctx, "members.review.bad_number", number=str(number))
+        return ctx.re_ask("members.review.bad_number", number=str(number))
     member_id = ids[number - 1]
     if action == "approve":
         return await _approve(ctx, member_id)

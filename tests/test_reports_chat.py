@@ -170,7 +170,7 @@ async def test_cancel_keeps_the_draft_and_resume_continues_it(app: AppHarness, d
     await wang.says(MARKET_TITLE)
     await wang.says("1")
     await wang.says(MARKET_BODY[:30])
-    assert await wang.says("取消") == T("common.cancelled")
+    assert await wang.says("取消") == T("report.cancelled_draft_kept", title=MARKET_TITLE)
     assert (await only_report_of(db, people.wang)).status is ReportStatus.DRAFT
     assert await wang.says("继续") == T("report.resume_body", length=30, photos=0, min=50, max=1500)
     await wang.says(MARKET_BODY[30:])
