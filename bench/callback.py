@@ -477,6 +477,10 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                       f" answered {run['msgs_per_s']:.0f} msg/s, p50 {run['p50_ms']:.0f} ms, p99 {run['p99_ms']:.0f}"
                       f" ms, max {run['max_ms']:.0f} ms, over 5 s: {run['over_5s']}, 'success' (pushed later):"
                       f" {run['success_answers']}, errors {run['errors']}", flush=True)
+                if run.get("success_latency_ms"):
+                    print(f"    'success' answers took {run['success_latency_ms']['min']:.0f}-"
+                          f"{run['success_latency_ms']['max']:.0f} ms (the deadline is 4500 ms after the handler"
+                          " starts; anything above is time spent before it started)", flush=True)
 
             if args.memory_messages:
                 messages = build_messages(mix, args.memory_messages, bench.tag(), seed=7)

@@ -244,6 +244,12 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
         "over_5s": sum(1 for value in latencies if value > WECHAT_TIMEOUT),
     }
     result.update(verify(plan, items))
+    # A bare "success" means the server stopped waiting at its reply deadline (4.5 s after its request
+    # handler started): how long such answers took shows any wait *before* the handler started.
+    waited = sorted(item.latency for item in items if item.status == 200 and item.body == "success")
+    if waited:
+        result["success_latency_ms"] = {"min": waited[0] * 1000, "p50": percentile(waited, 0.5) * 1000,
+                                        "max": waited[-1] * 1000}
     return result
 
 

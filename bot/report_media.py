@@ -12,10 +12,12 @@ media id and picture URL stay on the row either way, so nothing is lost silently
        └─permanent error / attempts exhausted ──► picture URL tried ──► stored | failed
     simulator (media id "sim-…") ──► external (the picture URL is all there is)
 
-Run by the scheduler's housekeeping (:func:`fetch_report_photos`, every minute).
+Run by the scheduler's housekeeping (``scheduler.jobs.fetch_report_photos``, every minute).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import logging
 from dataclasses import dataclass
@@ -98,7 +100,7 @@ async def _fetch_one(services: Services, photo: ReportPhoto, summary: FetchSumma
             return  # deleted with its draft, or another process was quicker
         row.attempts += 1
         if content is not None:
-            row.path = _store(services, row, content)
+            row.path = await asyncio.to_thread(_store, services, row, content)
             row.status, row.fetched_at, row.next_attempt_at, row.last_error = PhotoStatus.STORED, now, None, ""
             summary.stored += 1
         elif give_up:
@@ -153,10 +155,3 @@ def _suffix(content: bytes) -> str:
     if content.startswith(b"GIF8"):
         return ".gif"
     return ".jpg"
-
-
-async def fetch_report_photos() -> None:
-    """The housekeeping job (add to ``scheduler.core.HOUSEKEEPING``, every minute)."""
-    from scheduler.jobs import bound_services
-
-    await fetch_due_photos(bound_services())

@@ -38,6 +38,7 @@ HOUSEKEEPING: tuple[tuple[str, Any, timedelta], ...] = (
     ("housekeeping:tokens", jobs.refresh_tokens, timedelta(minutes=5)),
     ("housekeeping:inbound-purge", jobs.purge_inbound_messages, timedelta(hours=1)),
     ("housekeeping:resync", jobs.resync_tasks, timedelta(minutes=5)),
+    ("housekeeping:report-photos", jobs.fetch_report_photos, timedelta(minutes=1)),
 )
 CATCH_UP_SUFFIX = ":catch-up"
 

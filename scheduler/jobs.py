@@ -84,6 +84,13 @@ async def purge_inbound_messages() -> int:
     return int(result.rowcount or 0)
 
 
+async def fetch_report_photos() -> None:
+    """Download photos members attached to reports; a failed fetch is retried later, never dropped."""
+    from bot.report_media import fetch_due_photos
+
+    await fetch_due_photos(bound_services())
+
+
 async def resync_tasks() -> None:
     """Pick up tasks scheduled, moved or cancelled by other processes (the CLI, a second app)."""
     await bound_services().scheduler.sync()

@@ -228,6 +228,7 @@ async def test_start_runs_the_catch_up_and_shutdown_stops(
             "housekeeping:tokens",
             "housekeeping:inbound-purge",
             "housekeeping:resync",
+            "housekeeping:report-photos",
         }
     finally:
         await services.scheduler.shutdown()

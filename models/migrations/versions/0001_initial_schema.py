@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:24:49.451097
+Create Date: 2026-11-21 06:28:45.707228
 """
 
 from collections.abc import Sequence
