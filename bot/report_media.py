@@ -18,7 +18,6 @@ Run by the scheduler's housekeeping (``scheduler.jobs.fetch_report_photos``, eve
 from __future__ import annotations
 
 import asyncio
-
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
