@@ -462,7 +462,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 results["workers1"], results["workers2"] = median_of(one), median_of(two)
                 show("lvzhi, SQLite, 1 worker, unpinned", results["workers1"])
                 show("lvzhi, SQLite, 2 workers, unpinned", results["workers2"])
-                print(f"    2 workers / 1 worker: {results['workers2']['msgs_per_s'] / results['workers1']['msgs_per_s']:.2f}x"
+                scale = results["workers2"]["msgs_per_s"] / results["workers1"]["msgs_per_s"]
+                print(f"    2 workers / 1 worker: {scale:.2f}x"
                       " (the generator shares the two cores)", flush=True)
 
             if args.overload:
