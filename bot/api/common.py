@@ -6,10 +6,12 @@ import functools
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import or_, select
 
 from bot.services import services_of
 
@@ -101,3 +103,13 @@ def path_id(request: web.Request, name: str = "member_id") -> int:
     if not raw.isdigit() or len(raw) > 18:
         raise not_found("member")  # not a number: no such member, rather than a validation puzzle
     return int(raw)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def by_id_or_name(column: Any, model: Any, value: str) -> Any:
+    """A filter on a foreign key given either its id or the referenced row's name (``?group=城关镇``)."""
+    by_name = column.in_(select(model.id).where(model.name == value))
+    return or_(column == int(value), by_name) if value.isdigit() else by_name

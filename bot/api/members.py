@@ -6,16 +6,25 @@ applicant is told either way, in the same transaction as the decision.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members as ops
-from bot.api.common import ApiError, admin_endpoint, invalid, not_found, parse_body, parse_query, path_id
+from bot.api.common import (
+    ApiError,
+    admin_endpoint,
+    by_id_or_name,
+    invalid,
+    iso,
+    not_found,
+    parse_body,
+    parse_query,
+    path_id,
+)
 from bot.services import Services, services_of
 from models.member import (
     Committee,
@@ -181,15 +190,10 @@ def _filtered(statement: Any, query: ListQuery) -> Any:
     if query.status is not None:
         statement = statement.where(Member.status == query.status)
     if query.group:
-        statement = statement.where(_by_id_or_name(Member.group_id, LiaisonGroup, query.group))
+        statement = statement.where(by_id_or_name(Member.group_id, LiaisonGroup, query.group))
     if query.sector:
-        statement = statement.where(_by_id_or_name(Member.sector_id, Sector, query.sector))
+        statement = statement.where(by_id_or_name(Member.sector_id, Sector, query.sector))
     return statement
-
-
-def _by_id_or_name(column: Any, model: Any, value: str) -> Any:
-    by_name = column.in_(select(model.id).where(model.name == value))
-    return or_(column == int(value), by_name) if value.isdigit() else by_name
 
 
 async def _name_maps(session: AsyncSession) -> dict[str, dict[int, str]]:
@@ -203,10 +207,6 @@ async def _name_maps(session: AsyncSession) -> dict[str, dict[int, str]]:
 
 def _ref(ident: int | None, names: dict[int, str]) -> dict[str, Any] | None:
     return None if ident is None else {"id": ident, "name": names.get(ident, "")}
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def member_json(member: Member, names: dict[str, dict[int, str]]) -> dict[str, Any]:
@@ -223,8 +223,8 @@ def member_json(member: Member, names: dict[str, dict[int, str]]) -> dict[str, A
         "work_unit": member.work_unit,
         "term": member.term,
         "scope_group_ids": list(member.scope_group_ids or []),
-        "created_at": _iso(member.created_at),
-        "updated_at": _iso(member.updated_at),
+        "created_at": iso(member.created_at),
+        "updated_at": iso(member.updated_at),
     }
 
 
@@ -236,7 +236,7 @@ async def _detail(session: AsyncSession, member_id: int) -> dict[str, Any]:
     identities = (await session.scalars(
         select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
     )).all()
-    body["identities"] = [{"platform": i.platform.value, "bound_at": _iso(i.bound_at)} for i in identities]
+    body["identities"] = [{"platform": i.platform.value, "bound_at": iso(i.bound_at)} for i in identities]
     application = await ops.latest_application(session, member_id)
     body["application"] = _application_json(application) if application is not None else None
     return body
@@ -248,6 +248,6 @@ def _application_json(application: MemberApplication) -> dict[str, Any]:
         "status": application.status.value,
         "platform": application.platform.value,
         "reason": application.reason,
-        "created_at": _iso(application.created_at),
-        "decided_at": _iso(application.decided_at),
+        "created_at": iso(application.created_at),
+        "decided_at": iso(application.decided_at),
     }

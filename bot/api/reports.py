@@ -23,8 +23,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import reports as ops
-from bot.api.common import ApiError, admin_endpoint, invalid, not_found, parse_body, parse_query, path_id
-from bot.api.members import _by_id_or_name
+from bot.api.common import (
+    ApiError,
+    admin_endpoint,
+    by_id_or_name,
+    invalid,
+    iso,
+    not_found,
+    parse_body,
+    parse_query,
+    path_id,
+)
 from bot.services import Services, services_of
 from models.member import LiaisonGroup, Member
 from models.report import AdoptionLevel, Report, ReportStatus
@@ -159,7 +168,7 @@ def _filtered(statement: Any, query: ListQuery) -> Any:
     if query.status is not None:
         statement = statement.where(Report.status == query.status)
     if query.group:
-        statement = statement.where(_by_id_or_name(Report.group_id, LiaisonGroup, query.group))
+        statement = statement.where(by_id_or_name(Report.group_id, LiaisonGroup, query.group))
     if query.year is not None:
         statement = statement.where(Report.year == query.year)
     if query.member is not None:
@@ -171,10 +180,6 @@ async def _names(session: AsyncSession) -> dict[str, dict[int, str]]:
     groups = (await session.execute(select(LiaisonGroup.id, LiaisonGroup.name))).all()
     members = (await session.execute(select(Member.id, Member.name))).all()
     return {"group": {row[0]: row[1] for row in groups}, "member": {row[0]: row[1] for row in members}}
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def report_json(report: Report, names: dict[str, dict[int, str]]) -> dict[str, Any]:
@@ -193,10 +198,10 @@ def report_json(report: Report, names: dict[str, dict[int, str]]) -> dict[str, A
         "length": ops.text_length(report.body),
         "similar_report_id": report.similar_report_id,
         "similarity": report.similarity,
-        "created_at": _iso(report.created_at),
-        "submitted_at": _iso(report.submitted_at),
-        "decided_at": _iso(report.decided_at),
-        "updated_at": _iso(report.updated_at),
+        "created_at": iso(report.created_at),
+        "submitted_at": iso(report.submitted_at),
+        "decided_at": iso(report.decided_at),
+        "updated_at": iso(report.updated_at),
     }
 
 
@@ -213,11 +218,11 @@ async def _detail(session: AsyncSession, report_id: int) -> dict[str, Any]:
     ]
     body["history"] = [
         {"action": e.action, "from": e.from_status, "to": e.to_status, "by": e.by_name or None,
-         "by_id": e.by_id, "comment": e.comment, "level": e.level.value if e.level else None, "at": _iso(e.at)}
+         "by_id": e.by_id, "comment": e.comment, "level": e.level.value if e.level else None, "at": iso(e.at)}
         for e in await ops.history(session, report_id)
     ]
     body["instructions"] = [
-        {"text": i.text, "leader": i.leader, "given_at": _iso(i.given_at), "recorded_at": _iso(i.recorded_at)}
+        {"text": i.text, "leader": i.leader, "given_at": iso(i.given_at), "recorded_at": iso(i.recorded_at)}
         for i in await ops.instructions(session, report_id)
     ]
     return body
