@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -36,7 +34,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
-            self.engine = create_async_engine(url, echo=echo, async_creator=_sqlite_connector(url))
+            self.engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
             _configure_sqlite(self.engine)
         else:
             self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -100,44 +98,6 @@ def _ensure_sqlite_dir(url: str) -> None:
     path = url.split(":///", 1)[-1].split("?", 1)[0]
     if path and path != ":memory:":
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-class _MostlyInlineSQLite(aiosqlite.Connection):
-    """An aiosqlite connection that runs SQLite calls on the event loop's thread, except the two that can wait.
-
-    Performance (bench/callback.py): aiosqlite sends every call (cursor, execute, fetch, close …) to its
-    own thread and back, about four round trips per statement at 25-35 µs of CPU each on the benchmark
-    machine, while the SQLite work itself is 2-5 µs: a message's ten statements cost ~1.5 ms of thread
-    hand-offs. Running them inline is safe because nothing inline waits: writes happen only after
-    ``BEGIN IMMEDIATE`` took the write lock, and readers never wait in WAL mode. The calls that can
-    wait still go to the thread: ``BEGIN`` (for another process's write lock, up to ``busy_timeout``)
-    and ``COMMIT`` (may run a WAL checkpoint, with an fsync). Row conversion held the GIL in the thread
-    anyway, so a large query blocks the loop no longer than before. Relies on aiosqlite's ``_execute``
-    (0.20-0.22): if it changes, :func:`_sqlite_connector` falls back to plain aiosqlite.
-    """
-
-    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        name = getattr(fn, "__name__", "")
-        may_wait = name == "commit" or (name == "execute" and str(args[0]).lstrip()[:5].upper() == "BEGIN")
-        if may_wait or not self._running or self._connection is None:
-            return await super()._execute(fn, *args, **kwargs)
-        return fn(*args, **kwargs)
-
-
-def _sqlite_connector(url: str) -> Any:
-    path = url.split(":///", 1)[-1].split("?", 1)[0] or ":memory:"
-    inline = callable(getattr(aiosqlite.Connection, "_execute", None))
-    connection_class = _MostlyInlineSQLite if inline else aiosqlite.Connection
-
-    async def connect() -> aiosqlite.Connection:
-        # check_same_thread=False: the connection is opened in aiosqlite's thread and used on the loop's.
-        connection = connection_class(
-            lambda: sqlite3.connect(path, timeout=30, check_same_thread=False), iter_chunk_size=64
-        )
-        connection._thread.daemon = True  # as SQLAlchemy does for the connections it opens itself
-        return await connection
-
-    return connect
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

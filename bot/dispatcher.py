@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
@@ -128,7 +128,6 @@ class Dispatcher:
     async def _handle_once(self, event: Event, late: _Deadline) -> Outcome:
         services = self.services
         now = services.clock.now()
-        pushed = False
         async with services.db.session() as session:
             await self._lock_member_across_processes(session, event.session_key)
             prior = await session.get(InboundMessage, event.dedupe_key)
@@ -141,17 +140,17 @@ class Dispatcher:
             if reply is not None and event.platform in PASSIVE_LIMITED:
                 reply = await self._fit_passive_limit(session, event, reply, now)
             await save_conversation(session, ctx.conv, now)
-            record = InboundMessage(dedupe_key=event.dedupe_key, session_key=event.session_key, received_at=now)
-            if reply is not None and late.passed:
+            replied_later = reply is not None and late.passed
+            if replied_later:
                 await self._queue_late_reply(session, event, reply)
-                record.replied_later = pushed = True
-            else:
-                record.reply = reply.to_dict() if reply is not None else None
-            session.add(record)
-            pushed = pushed or ctx.pushed
-        if pushed:
+            # A Core insert: the ORM's unit of work costs more than the row itself on this hot path.
+            await session.execute(insert(InboundMessage).values(
+                dedupe_key=event.dedupe_key, session_key=event.session_key, received_at=now,
+                replied_later=replied_later, reply=None if replied_later or reply is None else reply.to_dict(),
+            ))
+        if replied_later or ctx.pushed:
             services.wake_delivery()
-        return Outcome(reply, pushed=record.replied_later)
+        return Outcome(reply, pushed=replied_later)
 
     async def _context(self, session: AsyncSession, event: Event) -> Context:
         idle = timedelta(minutes=self.services.settings.conversation.idle_timeout_minutes)

@@ -19,7 +19,7 @@ from typing import Literal
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.outbound.sql import insert_ignore
+from bot.outbound.sql import insert_for
 from models.outbound import ChatWindow
 
 MESSAGE_WINDOW = timedelta(hours=48)
@@ -37,22 +37,19 @@ async def record_interaction(session: AsyncSession, *, platform: str, user_id: s
     in the dispatcher's transaction. An older interaction arriving late never shrinks a window."""
     if kind != "message" and kind not in EVENT_KINDS:
         raise ValueError(f"unknown interaction kind {kind!r}")
-    await insert_ignore(
-        session,
-        ChatWindow,
-        {"platform": platform, "user_id": user_id, "updated_at": at},
-        ["platform", "user_id"],
-    )
     if kind == "message":
         opened, count = ChatWindow.message_at, ChatWindow.message_sent
     else:
         opened, count = ChatWindow.event_at, ChatWindow.event_sent
-    await session.execute(
-        update(ChatWindow)
-        .where(ChatWindow.platform == platform, ChatWindow.user_id == user_id)
-        .where(or_(opened.is_(None), opened < at))
-        .values({opened: at, count: 0, ChatWindow.updated_at: at})
+    # One upsert per inbound event (it runs for every message, so it is on the callback's hot path).
+    statement = insert_for(session, ChatWindow).values(
+        {ChatWindow.platform: platform, ChatWindow.user_id: user_id, opened: at, count: 0, ChatWindow.updated_at: at}
     )
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["platform", "user_id"],
+        set_={opened.key: at, count.key: 0, "updated_at": at},
+        where=or_(opened.is_(None), opened < at),
+    ))
 
 
 async def reserve_custom_slot(session: AsyncSession, *, platform: str, user_id: str, now: datetime) -> bool:
