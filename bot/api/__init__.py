@@ -21,7 +21,7 @@ API_PREFIX = "/api/v1"
 
 def setup_admin_api(app: web.Application) -> None:
     """Add the admin API's routes to the main application (its services are under ``SERVICES_KEY``)."""
-    from bot.api import members, openapi, reports
+    from bot.api import deliveries, members, openapi, reports
 
     app.router.add_get(f"{API_PREFIX}/openapi.json", openapi.serve)
     app.router.add_get(f"{API_PREFIX}/members", members.list_members)
@@ -29,6 +29,7 @@ def setup_admin_api(app: web.Application) -> None:
     app.router.add_patch(f"{API_PREFIX}/members/{{member_id}}", members.patch_member)
     app.router.add_post(f"{API_PREFIX}/members/{{member_id}}/approve", members.approve_member)
     app.router.add_post(f"{API_PREFIX}/members/{{member_id}}/reject", members.reject_member)
+    app.router.add_get(f"{API_PREFIX}/deliveries", deliveries.list_deliveries)
     app.router.add_get(f"{API_PREFIX}/reports", reports.list_reports)
     app.router.add_get(f"{API_PREFIX}/reports/{{report_id}}", reports.get_report)
     app.router.add_post(f"{API_PREFIX}/reports/{{report_id}}/{{action}}", reports.report_action)

@@ -123,6 +123,27 @@ DOCUMENT: dict[str, Any] = {
             },
         },
         **reports_openapi.PATHS,
+        "/deliveries": {
+            "get": {
+                "summary": "Each recipient's push: sent (channel), queued, failed (why) or given up",
+                "parameters": [
+                    {"name": "key_prefix", "in": "query", "schema": {"type": "string"},
+                     "description": "idempotency key prefix, e.g. notice:17:"},
+                    {"name": "status", "in": "query", "schema": {
+                        "type": "string", "enum": ["queued", "sending", "sent", "failed", "given_up"]}},
+                    {"name": "member", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                ],
+                "responses": {
+                    "200": {"description": "A page of deliveries with counts by status.",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "422": _json("ValidationError", "A query parameter is not valid."),
+                    "401": _error("Missing or wrong bearer token."),
+                    "503": _error("The API is disabled: no admin.api_token is configured."),
+                },
+            },
+        },
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
