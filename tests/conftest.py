@@ -160,3 +160,13 @@ async def app(db: Database, settings: Settings, clock: FrozenClock) -> AsyncIter
 
     async with running_app(settings, clock) as harness:
         yield harness
+
+
+@pytest.fixture
+async def api(db: Database, tmp_path: Path, db_url: str, clock: FrozenClock) -> AsyncIterator[Any]:
+    """The admin API over HTTP with ``tests.support.ADMIN_TOKEN`` configured."""
+    from tests.support import ADMIN_TOKEN, admin_api_client
+
+    client = await admin_api_client(db, make_settings(tmp_path, db_url, admin={"api_token": ADMIN_TOKEN}), clock)
+    yield client
+    await client.close()

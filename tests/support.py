@@ -13,15 +13,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from bot.api import setup_admin_api
 from bot.app import DISPATCHER_KEY, build_services, create_app
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db import Database
 from bot.dispatcher import Dispatcher
+from bot.i18n import Catalogue
 from bot.router import Router
-from bot.services import Services
+from bot.services import SERVICES_KEY, Services
 from models.delivery import SimMessage
 
 
@@ -84,6 +88,20 @@ class SimChat:
     async def pushes(self) -> list[str]:
         await self.app.deliver()
         return await self.app.pushes_to(self.user)
+
+
+ADMIN_TOKEN = "s3cret-token"
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def admin_api_client(db: Database, settings: Settings, clock: Clock) -> TestClient:
+    """The admin API alone (no transports, no background work) on the test database."""
+    app = web.Application()
+    app[SERVICES_KEY] = Services(settings=settings, db=db, clock=clock, texts=Catalogue())
+    setup_admin_api(app)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    return client
 
 
 @asynccontextmanager

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
 from bot.api import API_PREFIX
-from bot.clock import FrozenClock
 from bot.db import Database
 from bot.events import Reply
 from bot.outbound.queue import enqueue
 from models.delivery import Delivery, DeliveryStatus
-from tests.conftest import make_settings
-from tests.test_api_members import TOKEN, make_client
-
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-async def api(db: Database, tmp_path: Path, db_url: str, clock: FrozenClock) -> AsyncIterator[TestClient]:
-    settings = make_settings(tmp_path, db_url, admin={"api_token": TOKEN})
-    client = await make_client(db, settings, clock)
-    yield client
-    await client.close()
+from tests.support import ADMIN_AUTH
 
 
 async def queue_notice(db: Database) -> None:
@@ -47,7 +31,7 @@ async def queue_notice(db: Database) -> None:
 
 async def test_lists_each_recipient_with_its_outcome(api: TestClient, db: Database) -> None:
     await queue_notice(db)
-    response = await api.get(f"{API_PREFIX}/deliveries", params={"key_prefix": "notice:17:"}, headers=AUTH)
+    response = await api.get(f"{API_PREFIX}/deliveries", params={"key_prefix": "notice:17:"}, headers=ADMIN_AUTH)
     assert response.status == 200
     body = await response.json()
     outcome = {item["recipient"]: (item["status"], item["channel"], item["error_code"]) for item in body["items"]}
@@ -58,8 +42,8 @@ async def test_lists_each_recipient_with_its_outcome(api: TestClient, db: Databa
 
 async def test_filters_by_status_and_rejects_bad_queries(api: TestClient, db: Database) -> None:
     await queue_notice(db)
-    failed = await (await api.get(f"{API_PREFIX}/deliveries", params={"status": "failed"}, headers=AUTH)).json()
+    failed = await (await api.get(f"{API_PREFIX}/deliveries", params={"status": "failed"}, headers=ADMIN_AUTH)).json()
     assert [item["last_error"] for item in failed["items"]] == ["the member unfollowed the account"]
-    bad = await api.get(f"{API_PREFIX}/deliveries", params={"status": "lost"}, headers=AUTH)
+    bad = await api.get(f"{API_PREFIX}/deliveries", params={"status": "lost"}, headers=ADMIN_AUTH)
     assert bad.status == 422
     assert (await api.get(f"{API_PREFIX}/deliveries")).status == 401

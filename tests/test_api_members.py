@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.api import API_PREFIX, setup_admin_api
+from bot.api import API_PREFIX
 from bot.api.openapi import DOCUMENT
 from bot.clock import FrozenClock
-from bot.config import Settings
 from bot.db import Database
 from bot.i18n import Catalogue
 from bot.members import bind, file_application
 from bot.roster import import_file
-from bot.services import SERVICES_KEY, Services
 from models.delivery import Delivery
 from models.member import (
     ApplicationStatus,
@@ -32,32 +28,14 @@ from models.member import (
     Sector,
 )
 from tests.conftest import make_settings
+from tests.support import ADMIN_AUTH, ADMIN_TOKEN, admin_api_client
 
-TOKEN = "s3cret-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROSTER = """姓名,性别,手机号,界别,专委会,联络组,工作单位及职务,届次,角色
 王芳,女,13800000001,经济界,提案委员会,城关镇,县农商银行行长,第六届,组长
 李强,男,13800000002,教育界,教科卫体委员会,城关镇,县第一中学校长,第六届,委员
 赵敏,女,13800000003,医药卫生界,,东山镇,县人民医院院长,第六届,委员
 钱秘书,女,13800000009,,,,县政协联络办,,秘书
 """
-
-
-async def make_client(db: Database, settings: Settings, clock: FrozenClock) -> TestClient:
-    app = web.Application()
-    app[SERVICES_KEY] = Services(settings=settings, db=db, clock=clock, texts=Catalogue())
-    setup_admin_api(app)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    return client
-
-
-@pytest.fixture
-async def api(db: Database, tmp_path: Path, db_url: str, clock: FrozenClock) -> AsyncIterator[TestClient]:
-    settings = make_settings(tmp_path, db_url, admin={"api_token": TOKEN})
-    client = await make_client(db, settings, clock)
-    yield client
-    await client.close()
 
 
 @pytest.fixture
@@ -92,9 +70,9 @@ async def deliveries(db: Database) -> list[Delivery]:
 @pytest.mark.parametrize("headers", [
     {},
     {"Authorization": "Bearer wrong"},
-    {"Authorization": f"Basic {TOKEN}"},
-    {"Authorization": TOKEN},
-    {"Authorization": f"Bearer {TOKEN}x"},
+    {"Authorization": f"Basic {ADMIN_TOKEN}"},
+    {"Authorization": ADMIN_TOKEN},
+    {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
 ])
 async def test_missing_or_wrong_token_is_401(api: TestClient, headers: dict[str, str]) -> None:
     response = await api.get(f"{API_PREFIX}/members", headers=headers)
@@ -106,7 +84,7 @@ async def test_missing_or_wrong_token_is_401(api: TestClient, headers: dict[str,
 async def test_no_configured_token_disables_the_api(
     db: Database, tmp_path: Path, db_url: str, clock: FrozenClock
 ) -> None:
-    client = await make_client(db, make_settings(tmp_path, db_url), clock)
+    client = await admin_api_client(db, make_settings(tmp_path, db_url), clock)
     try:
         for headers in ({}, {"Authorization": "Bearer "}):
             response = await client.get(f"{API_PREFIX}/members", headers=headers)
@@ -137,52 +115,52 @@ async def test_openapi_document_covers_every_route(api: TestClient) -> None:
 # --- reading --------------------------------------------------------------------------------------
 
 async def test_list_with_filters_and_pages(api: TestClient, people: dict[str, int]) -> None:
-    response = await api.get(f"{API_PREFIX}/members", headers=AUTH)
+    response = await api.get(f"{API_PREFIX}/members", headers=ADMIN_AUTH)
     body = await response.json()
     assert response.status == 200 and body["total"] == 5 and len(body["items"]) == 5
 
-    body = await (await api.get(f"{API_PREFIX}/members?status=pending", headers=AUTH)).json()
+    body = await (await api.get(f"{API_PREFIX}/members?status=pending", headers=ADMIN_AUTH)).json()
     assert [item["name"] for item in body["items"]] == ["林晓梅"]
     assert body["items"][0]["group"] == {"id": people["group"], "name": "东山镇"}
 
-    body = await (await api.get(f"{API_PREFIX}/members", params={"group": "城关镇"}, headers=AUTH)).json()
+    body = await (await api.get(f"{API_PREFIX}/members", params={"group": "城关镇"}, headers=ADMIN_AUTH)).json()
     assert {item["name"] for item in body["items"]} == {"王芳", "李强"}
-    body = await (await api.get(f"{API_PREFIX}/members?group={people['group']}", headers=AUTH)).json()
+    body = await (await api.get(f"{API_PREFIX}/members?group={people['group']}", headers=ADMIN_AUTH)).json()
     assert {item["name"] for item in body["items"]} == {"赵敏", "林晓梅"}
-    body = await (await api.get(f"{API_PREFIX}/members", params={"sector": "经济界"}, headers=AUTH)).json()
+    body = await (await api.get(f"{API_PREFIX}/members", params={"sector": "经济界"}, headers=ADMIN_AUTH)).json()
     assert {item["name"] for item in body["items"]} == {"王芳", "林晓梅"}
 
-    page2 = await (await api.get(f"{API_PREFIX}/members?per_page=2&page=2", headers=AUTH)).json()
+    page2 = await (await api.get(f"{API_PREFIX}/members?per_page=2&page=2", headers=ADMIN_AUTH)).json()
     assert (page2["total"], page2["page"], len(page2["items"])) == (5, 2, 2)
     assert page2["items"][0]["id"] > (await (await api.get(
-        f"{API_PREFIX}/members?per_page=2", headers=AUTH)).json())["items"][1]["id"]
+        f"{API_PREFIX}/members?per_page=2", headers=ADMIN_AUTH)).json())["items"][1]["id"]
 
 
 @pytest.mark.parametrize("query", ["status=bogus", "page=0", "per_page=1000", "per_page=x", "colour=red"])
 async def test_list_rejects_bad_queries_with_field_errors(api: TestClient, query: str) -> None:
-    response = await api.get(f"{API_PREFIX}/members?{query}", headers=AUTH)
+    response = await api.get(f"{API_PREFIX}/members?{query}", headers=ADMIN_AUTH)
     assert response.status == 422
     body = await response.json()
     assert body["error"] == "invalid" and body["fields"][0]["field"] == query.split("=")[0]
 
 
 async def test_get_one_and_unknown_ids(api: TestClient, people: dict[str, int]) -> None:
-    response = await api.get(f"{API_PREFIX}/members/{people['applicant']}", headers=AUTH)
+    response = await api.get(f"{API_PREFIX}/members/{people['applicant']}", headers=ADMIN_AUTH)
     body = await response.json()
     assert response.status == 200
     assert body["status"] == "pending" and body["identities"] == []
     assert body["application"]["status"] == "pending" and body["application"]["platform"] == "sim"
 
-    secretary = await (await api.get(f"{API_PREFIX}/members/{people['secretary']}", headers=AUTH)).json()
+    secretary = await (await api.get(f"{API_PREFIX}/members/{people['secretary']}", headers=ADMIN_AUTH)).json()
     assert secretary["role"] == "secretary" and secretary["identities"][0]["platform"] == "sim"
 
     for missing in ("999999", "abc", "-1"):
-        response = await api.get(f"{API_PREFIX}/members/{missing}", headers=AUTH)
+        response = await api.get(f"{API_PREFIX}/members/{missing}", headers=ADMIN_AUTH)
         assert response.status == 404 and (await response.json())["error"] == "not_found"
     for method in ("approve", "reject"):
-        response = await api.post(f"{API_PREFIX}/members/999999/{method}", json={"reason": "x"}, headers=AUTH)
+        response = await api.post(f"{API_PREFIX}/members/999999/{method}", json={"reason": "x"}, headers=ADMIN_AUTH)
         assert response.status == 404
-    response = await api.patch(f"{API_PREFIX}/members/999999", json={"role": "admin"}, headers=AUTH)
+    response = await api.patch(f"{API_PREFIX}/members/999999", json={"role": "admin"}, headers=ADMIN_AUTH)
     assert response.status == 404
 
 
@@ -198,7 +176,7 @@ async def test_approve_activates_binds_and_notifies_the_applicant(
     api: TestClient, db: Database, people: dict[str, int]
 ) -> None:
     applicant = people["applicant"]
-    response = await api.post(f"{API_PREFIX}/members/{applicant}/approve", headers=AUTH)
+    response = await api.post(f"{API_PREFIX}/members/{applicant}/approve", headers=ADMIN_AUTH)
     body = await response.json()
     assert response.status == 200, body
     assert body["status"] == "active" and body["notified"] is True
@@ -213,13 +191,13 @@ async def test_approve_activates_binds_and_notifies_the_applicant(
         identity = await session.scalar(select(Identity).where(Identity.external_id == "sim-stranger"))
     assert identity is not None and identity.member_id == applicant
 
-    again = await api.post(f"{API_PREFIX}/members/{applicant}/approve", headers=AUTH)
+    again = await api.post(f"{API_PREFIX}/members/{applicant}/approve", headers=ADMIN_AUTH)
     assert again.status == 409 and (await again.json())["error"] == "not_pending"
     assert len([row for row in await deliveries(db) if row.recipient == "sim-stranger"]) == 1
 
 
 async def test_approving_an_active_member_is_409(api: TestClient, people: dict[str, int]) -> None:
-    response = await api.post(f"{API_PREFIX}/members/{people['li']}/approve", headers=AUTH)
+    response = await api.post(f"{API_PREFIX}/members/{people['li']}/approve", headers=ADMIN_AUTH)
     assert response.status == 409
 
 
@@ -239,11 +217,11 @@ async def test_reject_validates_its_body(
 ) -> None:
     url = f"{API_PREFIX}/members/{people['applicant']}/reject"
     if body == "not json":
-        response = await api.post(url, data=b"{reason:", headers=AUTH)
+        response = await api.post(url, data=b"{reason:", headers=ADMIN_AUTH)
     elif body is None:
-        response = await api.post(url, headers=AUTH)
+        response = await api.post(url, headers=ADMIN_AUTH)
     else:
-        response = await api.post(url, json=body, headers=AUTH)
+        response = await api.post(url, json=body, headers=ADMIN_AUTH)
     assert response.status == 422
     payload = await response.json()
     assert payload["error"] == "invalid" and payload["fields"][0]["field"] == field
@@ -257,7 +235,7 @@ async def test_reject_tells_the_applicant_the_reason(
 ) -> None:
     applicant = people["applicant"]
     response = await api.post(f"{API_PREFIX}/members/{applicant}/reject", json={"reason": "名册中没有此人"},
-                              headers=AUTH)
+                              headers=ADMIN_AUTH)
     body = await response.json()
     assert response.status == 200, body
     assert body["status"] == "rejected" and body["notified"] is True and body["identities"] == []
@@ -283,14 +261,14 @@ async def test_reject_tells_the_applicant_the_reason(
 async def test_patch_validates_its_body(
     api: TestClient, people: dict[str, int], body: dict[str, Any], field: str
 ) -> None:
-    response = await api.patch(f"{API_PREFIX}/members/{people['li']}", json=body, headers=AUTH)
+    response = await api.patch(f"{API_PREFIX}/members/{people['li']}", json=body, headers=ADMIN_AUTH)
     assert response.status == 422, await response.text()
     assert (await response.json())["fields"][0]["field"] == field
 
 
 async def test_patch_role_status_and_scope(api: TestClient, db: Database, people: dict[str, int]) -> None:
     url = f"{API_PREFIX}/members/{people['li']}"
-    body = await (await api.patch(url, json={"role": "group_leader"}, headers=AUTH)).json()
+    body = await (await api.patch(url, json={"role": "group_leader"}, headers=ADMIN_AUTH)).json()
     assert body["role"] == "group_leader"
     async with db.reader() as session:
         group = await session.scalar(select(LiaisonGroup).where(LiaisonGroup.name == "城关镇"))
@@ -298,22 +276,22 @@ async def test_patch_role_status_and_scope(api: TestClient, db: Database, people
     assert group is not None and group.leader_id == people["li"]
     assert wang is not None and wang.role is Role.MEMBER  # one leader per group
 
-    body = await (await api.patch(url, json={"status": "suspended"}, headers=AUTH)).json()
+    body = await (await api.patch(url, json={"status": "suspended"}, headers=ADMIN_AUTH)).json()
     assert body["status"] == "suspended"
 
     secretary_url = f"{API_PREFIX}/members/{people['secretary']}"
     body = await (await api.patch(secretary_url, json={"scope_group_ids": [people["group"]] * 2},
-                                  headers=AUTH)).json()
+                                  headers=ADMIN_AUTH)).json()
     assert body["scope_group_ids"] == [people["group"]]
 
 
 async def test_patch_cannot_bypass_approval(api: TestClient, people: dict[str, int]) -> None:
     response = await api.patch(f"{API_PREFIX}/members/{people['applicant']}", json={"status": "active"},
-                               headers=AUTH)
+                               headers=ADMIN_AUTH)
     assert response.status == 409
 
 
 async def test_group_leader_needs_a_group(api: TestClient, people: dict[str, int]) -> None:
     response = await api.patch(f"{API_PREFIX}/members/{people['secretary']}", json={"role": "group_leader"},
-                               headers=AUTH)
+                               headers=ADMIN_AUTH)
     assert response.status == 422 and (await response.json())["fields"][0]["field"] == "role"

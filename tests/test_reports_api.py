@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,11 +18,10 @@ from bot.db import Database
 from bot.report_media import MAX_ATTEMPTS, fetch_due_photos, new_photo
 from models.delivery import Delivery
 from models.report import PhotoStatus, ReportPhoto, ReportStatus
-from tests.conftest import make_settings
 from tests.outbound_support import MockApi, build_services, mock_api, outbound_settings  # noqa: F401
 from tests.report_support import MARKET_BODY, MARKET_TITLE, SCHOOL_BODY, SCHOOL_TITLE, People, T, seed_people
 from tests.report_support import file_report as file
-from tests.test_api_members import AUTH, TOKEN, make_client
+from tests.support import ADMIN_AUTH
 
 REPORTS = f"{API_PREFIX}/reports"
 
@@ -31,13 +29,6 @@ REPORTS = f"{API_PREFIX}/reports"
 @pytest.fixture
 async def people(db: Database) -> People:
     return await seed_people(db)
-
-
-@pytest.fixture
-async def api(db: Database, tmp_path: Path, db_url: str, clock: FrozenClock) -> AsyncIterator[TestClient]:
-    client = await make_client(db, make_settings(tmp_path, db_url, admin={"api_token": TOKEN}), clock)
-    yield client
-    await client.close()
 
 
 @pytest.fixture
@@ -53,7 +44,7 @@ async def filed(db: Database, people: People) -> dict[str, int]:
 # --- reading ---------------------------------------------------------------------------------------
 
 async def ids(api: TestClient, query: str) -> list[int]:
-    response = await api.get(f"{REPORTS}?{query}", headers=AUTH)
+    response = await api.get(f"{REPORTS}?{query}", headers=ADMIN_AUTH)
     assert response.status == 200, await response.text()
     return [item["id"] for item in (await response.json())["items"]]
 
@@ -66,7 +57,7 @@ async def test_filters(api: TestClient, people: People, filed: dict[str, int]) -
     assert await ids(api, f"group={people.chengguan}&status=draft") == [filed["draft"]]
     assert await ids(api, f"member={people.li.id}&year=2025") == [filed["old"]]
     assert await ids(api, "per_page=1&page=2") == [filed["school"]]
-    page = await (await api.get(f"{REPORTS}?year=2026", headers=AUTH)).json()
+    page = await (await api.get(f"{REPORTS}?year=2026", headers=ADMIN_AUTH)).json()
     assert page["total"] == 3
     market = next(item for item in page["items"] if item["id"] == filed["market"])
     assert market["member"] == {"id": people.wang.id, "name": "王芳"}
@@ -74,22 +65,22 @@ async def test_filters(api: TestClient, people: People, filed: dict[str, int]) -
 
 
 async def test_detail_and_errors(api: TestClient, filed: dict[str, int]) -> None:
-    response = await api.get(f"{REPORTS}/{filed['market']}", headers=AUTH)
+    response = await api.get(f"{REPORTS}/{filed['market']}", headers=ADMIN_AUTH)
     body = await response.json()
     assert body["body"] == MARKET_BODY and [h["action"] for h in body["history"]] == ["submit"]
     assert (await api.get(REPORTS)).status == 401
     assert (await api.get(REPORTS, headers={"Authorization": "Bearer wrong"})).status == 401
-    assert (await api.get(f"{REPORTS}/9999", headers=AUTH)).status == 404
-    assert (await api.get(f"{REPORTS}/abc", headers=AUTH)).status == 404
+    assert (await api.get(f"{REPORTS}/9999", headers=ADMIN_AUTH)).status == 404
+    assert (await api.get(f"{REPORTS}/abc", headers=ADMIN_AUTH)).status == 404
     for query in ("status=lost", "year=abc", "member=0", "colour=red", "per_page=1000"):
-        response = await api.get(f"{REPORTS}?{query}", headers=AUTH)
+        response = await api.get(f"{REPORTS}?{query}", headers=ADMIN_AUTH)
         assert response.status == 422 and (await response.json())["error"] == "invalid", query
 
 
 # --- actions ---------------------------------------------------------------------------------------
 
 async def post(api: TestClient, report_id: int, action: str, body: object = None) -> aiohttp.ClientResponse:
-    return await api.post(f"{REPORTS}/{report_id}/{action}", json=body if body is not None else {}, headers=AUTH)
+    return await api.post(f"{REPORTS}/{report_id}/{action}", json=body if body is not None else {}, headers=ADMIN_AUTH)
 
 
 async def test_actions_move_the_report_and_tell_the_member(api: TestClient, db: Database, people: People,
