@@ -10,26 +10,15 @@ from typing import Any
 from aiohttp import web
 
 from bot.api import reports_openapi
+from bot.api.openapi_parts import COMMON_ERRORS as _COMMON_ERRORS
+from bot.api.openapi_parts import error as _error
+from bot.api.openapi_parts import json_ref as _json
 
 _ROLES = ["member", "group_leader", "secretary", "admin"]
 _STATUSES = ["pending", "active", "suspended", "left", "rejected"]
 _APPLICATION_STATUSES = ["pending", "approved", "rejected", "withdrawn"]
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-
-
-def _json(schema_ref: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
-
-
-_COMMON_ERRORS = {
-    "401": _error("Missing or wrong bearer token."),
-    "503": _error("The API is disabled: no admin.api_token is configured."),
-}
 _MEMBER_ERRORS = {**_COMMON_ERRORS, "404": _error("No member with this id.")}
 _ID = {"name": "member_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _REF = {
@@ -139,8 +128,7 @@ DOCUMENT: dict[str, Any] = {
                     "200": {"description": "A page of deliveries with counts by status.",
                             "content": {"application/json": {"schema": {"type": "object"}}}},
                     "422": _json("ValidationError", "A query parameter is not valid."),
-                    "401": _error("Missing or wrong bearer token."),
-                    "503": _error("The API is disabled: no admin.api_token is configured."),
+                    **_COMMON_ERRORS,
                 },
             },
         },

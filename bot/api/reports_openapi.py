@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.api.openapi_parts import COMMON_ERRORS as _ERRORS
+from bot.api.openapi_parts import error as _error
+from bot.api.openapi_parts import json_ref as _json
+
 _STATUSES = ["draft", "submitted", "under_review", "returned", "adopted", "not_adopted"]
 _LEVELS = ["county", "city", "provincial", "national"]
 _ID = {"name": "report_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-
-
-def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
-
-
-_ERRORS = {
-    "401": _error("Missing or wrong bearer token."),
-    "503": _error("The API is disabled: no admin.api_token is configured."),
-}
 _REPORT_ERRORS = {**_ERRORS, "404": _error("No report with this id (or no such action).")}
 
 
