@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -12,6 +14,7 @@ from bot.app import build_services, prepare_database
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.events import Event, Kind
+from bot.services import Services
 from models.delivery import SimMessage
 
 PROMPT = "我> "
@@ -57,35 +60,35 @@ def _read_line() -> str | None:
         return None
 
 
-def _event_of(line: str, user: str, now: object) -> Event | None:
+def _event_of(line: str, user: str, now: datetime) -> Event | None:
     if not line:
         return None
     command, _, rest = line.partition(" ")
-    base = {"platform": "sim", "user_id": user, "dedupe_key": f"sim:msg:{user}:{secrets.token_hex(8)}",
-            "created_at": now}
+    base: dict[str, Any] = {"platform": "sim", "user_id": user, "created_at": now,
+                            "dedupe_key": f"sim:msg:{user}:{secrets.token_hex(8)}"}
     if command == "/click":
-        return Event(kind=Kind.CLICK, key=rest.strip(), **base)  # type: ignore[arg-type]
+        return Event(kind=Kind.CLICK, key=rest.strip(), **base)
     if command == "/scan":
-        return Event(kind=Kind.SCAN, key=rest.strip(), **base)  # type: ignore[arg-type]
+        return Event(kind=Kind.SCAN, key=rest.strip(), **base)
     if command == "/loc":
         try:
             lat, lng = (float(part) for part in rest.replace("，", ",").split(","))
         except ValueError:
             print("格式：/loc 30.27,120.15")
             return None
-        return Event(kind=Kind.LOCATION, latitude=lat, longitude=lng, **base)  # type: ignore[arg-type]
-    return Event(kind=Kind.TEXT, text=line, **base)  # type: ignore[arg-type]
+        return Event(kind=Kind.LOCATION, latitude=lat, longitude=lng, **base)
+    return Event(kind=Kind.TEXT, text=line, **base)
 
 
-async def _latest_id(services: object, user: str) -> int:
-    async with services.db.reader() as session:  # type: ignore[attr-defined]
+async def _latest_id(services: Services, user: str) -> int:
+    async with services.db.reader() as session:
         rows = await session.scalars(select(SimMessage.id).where(SimMessage.user_id == user)
                                      .order_by(SimMessage.id.desc()).limit(1))
         return rows.first() or 0
 
 
-async def _print_pushes(services: object, user: str, after: int) -> int:
-    async with services.db.reader() as session:  # type: ignore[attr-defined]
+async def _print_pushes(services: Services, user: str, after: int) -> int:
+    async with services.db.reader() as session:
         rows = (await session.scalars(select(SimMessage).where(
             SimMessage.user_id == user, SimMessage.id > after, SimMessage.direction == "out"
         ).order_by(SimMessage.id))).all()
