@@ -57,6 +57,7 @@ class Action(enum.StrEnum):
     EXPORT_ARCHIVE = "export_archive"
     # Secretaries with an unlimited scope.
     IMPORT_ROSTER = "import_roster"
+    APPROVE_PLENARY_LEAVE = "approve_plenary_leave"  # the chair's office: plenary and standing committee
     MANAGE_SCORING = "manage_scoring"
     # Administrators only.
     CHANGE_ROLE = "change_role"
@@ -83,6 +84,7 @@ RULES: dict[Action, Rule] = {
     Action.REVIEW_REPORT: Rule(Role.SECRETARY, Reach.GROUP),
     Action.EXPORT_ARCHIVE: Rule(Role.SECRETARY, Reach.GROUP),
     Action.IMPORT_ROSTER: Rule(Role.SECRETARY, Reach.GLOBAL),
+    Action.APPROVE_PLENARY_LEAVE: Rule(Role.SECRETARY, Reach.GLOBAL),
     Action.MANAGE_SCORING: Rule(Role.SECRETARY, Reach.GLOBAL),
     Action.CHANGE_ROLE: Rule(Role.ADMIN, Reach.GLOBAL),
     Action.MANAGE_SECRETARY_SCOPE: Rule(Role.ADMIN, Reach.GLOBAL),

@@ -124,6 +124,24 @@ class DeliverySettings(BaseModel):
 
 class AdminSettings(BaseModel):
     api_token: SecretStr = SecretStr("")
+    # Signs links (the venue screen, read tracking). Empty: a random key made once and kept in the database.
+    signing_key: SecretStr = SecretStr("")
+
+
+class ActivitySettings(BaseModel):
+    signin_opens_minutes_before: int = Field(60, ge=0, le=24 * 60)
+    signin_closes_minutes_after: int = Field(60, ge=0, le=24 * 60)  # after the start
+    late_after_minutes: int = Field(10, ge=0, le=24 * 60)  # after the start; must be inside the window
+    code_period_seconds: int = Field(30, ge=10, le=600)
+    default_duration_minutes: int = Field(120, ge=10, le=7 * 24 * 60)  # activities made in chat
+    default_radius_m: int = Field(300, ge=20, le=50_000)  # a geofence set by sending a location in chat
+
+    @model_validator(mode="after")
+    def _late_mark_inside_window(self) -> ActivitySettings:
+        if self.late_after_minutes > self.signin_closes_minutes_after:
+            raise ValueError("[late_after_minutes] must not be after the window closes "
+                             "(signin_closes_minutes_after)")
+        return self
 
 
 class LoggingSettings(BaseModel):
@@ -145,6 +163,7 @@ class Settings(BaseSettings):
     conversation: ConversationSettings = ConversationSettings()
     delivery: DeliverySettings = DeliverySettings()
     admin: AdminSettings = AdminSettings()
+    activities: ActivitySettings = ActivitySettings()
     logging: LoggingSettings = LoggingSettings()
     locale: Literal["zh_CN", "en"] = "zh_CN"
     media_dir: str = "./var/media"

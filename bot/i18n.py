@@ -1,4 +1,5 @@
-"""The message catalogue: every user-facing text, by locale (``bot/locales/<locale>.yaml``).
+"""The message catalogue: every user-facing text, by locale: ``bot/locales/<locale>.yaml`` plus one file
+per capability in ``bot/locales/<locale>/`` (``activities.yaml`` …). A key defined twice is an error.
 
 Keys are dotted (``help.member``); values are ``str.format`` templates. A key missing from a locale
 falls back to zh_CN, and a key missing there too is a bug that shows as the key itself (and is logged).
@@ -21,8 +22,14 @@ DEFAULT_LOCALE = "zh_CN"
 
 @cache
 def _load(locale: str) -> dict[str, str]:
-    raw = yaml.safe_load((LOCALES_DIR / f"{locale}.yaml").read_text(encoding="utf-8")) or {}
-    return dict(_flatten(raw))
+    texts: dict[str, str] = {}
+    for path in [LOCALES_DIR / f"{locale}.yaml", *sorted((LOCALES_DIR / locale).glob("*.yaml"))]:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, value in _flatten(raw):
+            if key in texts:
+                raise ValueError(f"text {key} is defined twice in locale {locale} (again in {path.name})")
+            texts[key] = value
+    return texts
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> Any:

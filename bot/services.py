@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n import Catalogue
+from bot.signing import Signer, load_signer
 
 if TYPE_CHECKING:
     import aiohttp
@@ -28,6 +29,14 @@ class Services:
     delivery: Any = None  # bot.outbound.worker.DeliveryWorker, once started
     scheduler: Any = None  # scheduler.core.LvzhiScheduler, once started
     extras: dict[str, Any] = field(default_factory=dict)
+    _signer: Signer | None = field(default=None, repr=False)
+
+    async def signer(self) -> Signer:
+        """The link signer (its key may live in the database, so it is loaded on first use)."""
+        if self._signer is None:
+            key = self.settings.admin.signing_key.get_secret_value()
+            self._signer = await load_signer(self.db, key)
+        return self._signer
 
     def wake_delivery(self) -> None:
         """Tell the delivery worker that rows were queued (it also polls, so this only saves latency)."""

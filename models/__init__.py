@@ -1,5 +1,18 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from models.activity import (
+    Activity,
+    ActivityStatus,
+    ActivityType,
+    Attendance,
+    AttendanceCorrection,
+    AttendanceStatus,
+    Audience,
+    LeaveKind,
+    LeaveRequest,
+    LeaveStatus,
+    SignInMethod,
+)
 from models.conversation import ConversationState, InboundMessage
 from models.delivery import Channel, Delivery, DeliveryStatus, SimMessage
 from models.member import (
@@ -25,11 +38,20 @@ from models.report import (
     ReportStatus,
 )
 from models.scheduling import JobRun, RunOutcome, ScheduledTask, TaskStatus
+from models.secret import AppSecret
 
 __all__ = [
     "AccessToken",
+    "Activity",
+    "ActivityStatus",
+    "ActivityType",
     "AdoptionLevel",
+    "AppSecret",
     "ApplicationStatus",
+    "Attendance",
+    "AttendanceCorrection",
+    "AttendanceStatus",
+    "Audience",
     "Channel",
     "ChatWindow",
     "Committee",
@@ -40,6 +62,9 @@ __all__ = [
     "InboundMessage",
     "Instruction",
     "JobRun",
+    "LeaveKind",
+    "LeaveRequest",
+    "LeaveStatus",
     "LiaisonGroup",
     "Member",
     "MemberApplication",
@@ -54,6 +79,7 @@ __all__ = [
     "RunOutcome",
     "ScheduledTask",
     "Sector",
+    "SignInMethod",
     "SimMessage",
     "TaskStatus",
 ]

@@ -6,7 +6,8 @@
   (several coalesce into one); older ones are recorded as ``missed`` in ``job_run`` and not sent late.
   While running, APScheduler applies the same grace (``coalesce=True``, ``misfire_grace_time``) and its
   missed-job events are recorded the same way.
-* Housekeeping: conversation timeouts, delivery retries, token refresh, old inbound-record purge.
+* Housekeeping: conversation timeouts, delivery retries, token refresh, old inbound-record purge, report
+  photos, and closing activities whose sign-in window closed while no task ran.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from models.scheduling import ScheduledTask, TaskStatus
+from scheduler import activities as _activity_tasks  # noqa: F401  (registers the activities' task handlers)
 from scheduler import jobs
 from scheduler.tasks import TaskPlan, cron_trigger, job_id_for, plan_task, record_missed
 
@@ -39,6 +41,7 @@ HOUSEKEEPING: tuple[tuple[str, Any, timedelta], ...] = (
     ("housekeeping:inbound-purge", jobs.purge_inbound_messages, timedelta(hours=1)),
     ("housekeeping:resync", jobs.resync_tasks, timedelta(minutes=5)),
     ("housekeeping:report-photos", jobs.fetch_report_photos, timedelta(minutes=1)),
+    ("housekeeping:activities", jobs.close_due_activities, timedelta(minutes=5)),
 )
 CATCH_UP_SUFFIX = ":catch-up"
 

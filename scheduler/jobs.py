@@ -94,3 +94,15 @@ async def fetch_report_photos() -> None:
 async def resync_tasks() -> None:
     """Pick up tasks scheduled, moved or cancelled by other processes (the CLI, a second app)."""
     await bound_services().scheduler.sync()
+
+
+async def close_due_activities() -> None:
+    """The safety net of the per-activity close task (a restart long after a window closed, say):
+    every activity whose sign-in window has closed gets its absences computed."""
+    from bot.activities import close_due_activities as close_due
+
+    services = bound_services()
+    async with services.db.session() as session:
+        closed = await close_due(session, services.clock.now())
+    if closed:
+        log.info("closed the sign-in of activities %s", closed)

@@ -37,6 +37,7 @@ broadcast               N N N Y Y N Y
 review_report           N N N Y Y N Y
 export_archive          N N N Y Y N Y
 import_roster           N N N Y N N Y
+approve_plenary_leave   N N N Y N N Y
 manage_scoring          N N N Y N N Y
 change_role             N N N N N N Y
 manage_secretary_scope  N N N N N N Y
