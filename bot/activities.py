@@ -625,7 +625,7 @@ async def pending_leave_for(
         .join(Member, Member.id == LeaveRequest.member_id)
         .where(LeaveRequest.status == LeaveStatus.PENDING)
         .order_by(LeaveRequest.created_at, LeaveRequest.id)
-    )).tuples().all()
+    )).all()
     return [row for row in rows if may_decide_leave(approver, row[1], row[2])][:limit]
 
 
@@ -659,11 +659,11 @@ async def close_attendance(session: AsyncSession, activity: Activity, *, now: da
     approved = dict((await session.execute(
         select(LeaveRequest.member_id, LeaveRequest.id).where(
             LeaveRequest.activity_id == activity.id, LeaveRequest.status == LeaveStatus.APPROVED)
-    )).tuples().all())
+    )).all())
     recorded = select(Attendance.member_id).where(Attendance.activity_id == activity.id)
     missing = (await session.execute(
         select(Member.id, Member.group_id).where(audience_clause(activity), Member.id.not_in(recorded))  # type: ignore[union-attr]
-    )).tuples().all()
+    )).all()
     rows = [
         {"activity_id": activity.id, "member_id": member_id, "group_id": group_id,
          "status": AttendanceStatus.LEAVE if member_id in approved else AttendanceStatus.ABSENT,
@@ -692,7 +692,7 @@ async def tally(session: AsyncSession, activity: Activity) -> Tally:
     counts = dict((await session.execute(
         select(Attendance.status, func.count()).where(Attendance.activity_id == activity.id)
         .group_by(Attendance.status)
-    )).tuples().all())
+    )).all())
     expected = await audience_size(session, activity) if activity.status is ActivityStatus.SCHEDULED \
         else sum(counts.values())
     return Tally(expected=expected, present=counts.get(AttendanceStatus.PRESENT, 0),
