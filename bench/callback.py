@@ -22,6 +22,10 @@ What it does, on the same machine and in one run:
 
 The message mix, from the seeded members: ``帮助`` (30 %), ``我的`` (30 %), ``签到 <code>`` (20 %) and a
 conversation step (20 %: a not-yet-registered visitor sends ``注册`` and then their name, two messages).
+``签到`` carries the real current code of an open activity seeded with the members (the bench server's
+code period is 600 s, the most the configuration allows, so a code read when a plan is built stays valid
+through the run; a ``--memory-messages`` run longer than ten minutes would see it expire): a member's first
+sign-in is recorded, later ones are answered "already signed in".
 Commands that have no handler yet are answered by the unknown-input fallback; the plan checks the
 reply against whichever answer the code in this tree gives, and the table notes say which.
 """
@@ -44,7 +48,7 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,8 @@ APP_ID = "wx-mock-app"  # the mock WeChat API's default app, so late replies can
 APP_SECRET = "mock-app-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 MEMBERS = 10_000
+CODE_PERIOD_SECONDS = 600  # the bench server's sign-in code period: a code read for a plan outlives the run
+ACTIVITY_TITLE = "第十四届委员会第五次全体会议"
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BENCH_DB = "lvzhi_bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -79,6 +85,7 @@ class Mix:
     """Which answer each kind of message gets from the code in this tree (checked on every reply)."""
 
     notes: list[str] = field(default_factory=list)
+    activity: dict[str, Any] | None = None  # the open activity members sign in to (seed_activity)
 
     def __post_init__(self) -> None:
         from bot.i18n import Catalogue
@@ -107,7 +114,17 @@ class Mix:
         return [member_name(number)] if self.has_profile else self.unknown
 
     def checkin(self) -> list[str]:
-        return [] if self.has_checkin else self.unknown  # a future handler: any verified reply is accepted
+        """The first sign-in of a member is recorded, any later one is "already signed in"."""
+        if not self.has_checkin:
+            return self.unknown
+        title = self.activity["title"] if self.activity else ""
+        return [signin_reply(self.t, "signin.signed_in", title), signin_reply(self.t, "signin.already", title)]
+
+    def checkin_text(self, rng: random.Random) -> str:
+        """``签到`` and the code the seeded activity's screen shows now (a made-up one without an activity)."""
+        if self.activity is None:
+            return f"签到 {rng.randrange(100_000, 999_999)}"
+        return f"签到 {current_code(self.activity, CODE_PERIOD_SECONDS)}"
 
     def register(self) -> list[str]:
         return [self.t("register.ask_name")] if self.has_register else self.unknown
@@ -130,7 +147,7 @@ def build_messages(mix: Mix, count: int, run_tag: str, *, seed: int, conversatio
         elif roll < 0.6:
             messages.append([openid, "我的", mix.profile(number)])
         elif roll < 0.8 or not conversations:
-            messages.append([openid, f"签到 {rng.randrange(1000, 9999)}", mix.checkin()])
+            messages.append([openid, mix.checkin_text(rng), mix.checkin()])
         else:
             guest += 1
             visitor = f"o_bench_guest_{run_tag}_{guest}"
@@ -143,6 +160,20 @@ def build_messages(mix: Mix, count: int, run_tag: str, *, seed: int, conversatio
 _msg_ids = iter(range(int(time.time() * 1000) * 1000, 2**62, 1_000_000))
 
 
+def signin_reply(texts: Any, key: str, title: str) -> str:
+    """The start of a sign-in answer up to its time of day (``签到成功！\n<title>\n签到时间：``)."""
+    return str(texts(key, title=title, time="\0", start="\0")).split("\0")[0]
+
+
+def current_code(activity: dict[str, Any], period_seconds: int) -> str:
+    """What the venue screen of a seeded activity shows now (real time, like the server's clock)."""
+    from bot.activities import shown_code
+    from models.activity import Activity
+
+    probe = Activity(id=activity["id"], code_secret=activity["secret"])
+    return shown_code(probe, datetime.now(UTC), period_seconds).code
+
+
 def write_plan(path: Path, port: int, messages: list[list[Any]], **extra: Any) -> Path:
     plan = {"url": f"http://127.0.0.1:{port}/wechat", "token": TOKEN, "app_id": APP_ID, "aes_key": AES_KEY,
             "concurrency": 50, "msg_id_base": next(_msg_ids), "messages": messages, **extra}
@@ -153,8 +184,8 @@ def write_plan(path: Path, port: int, messages: list[list[Any]], **extra: Any) -
 # --- the database ---------------------------------------------------------------------------------------
 
 
-async def create_pg_database() -> bool:
-    """Create ``lvzhi_bench`` on the local PostgreSQL; False when none answers."""
+async def create_pg_database(name: str = PG_BENCH_DB) -> bool:
+    """Create ``name`` (``lvzhi_bench``) on the local PostgreSQL; False when none answers."""
     try:
         import asyncpg
 
@@ -162,25 +193,26 @@ async def create_pg_database() -> bool:
     except Exception:
         return False
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
     finally:
         await conn.close()
     return True
 
 
-async def drop_pg_database() -> None:
+async def drop_pg_database(name: str = PG_BENCH_DB) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await conn.close()
 
 
-async def seed(url: str) -> float:
-    """Schema at head, then 10,000 active members, each with an Official Account identity. Returns seconds."""
+async def seed(url: str, members: int = MEMBERS) -> float:
+    """Schema at head, then ``members`` (10,000) active members, each with an Official Account identity.
+    Returns seconds."""
     from sqlalchemy import insert
 
     from bot.db import Database
@@ -199,11 +231,11 @@ async def seed(url: str) -> float:
             {"id": n + 1, "name": member_name(n), "gender": "", "mobile": f"139{n:08d}", "sector_id": n % 10 + 1,
              "committee_id": n % 5 + 1, "group_id": n % 20 + 1, "work_unit": "某单位", "term": "第十四届",
              "role": "member", "status": "active", "scope_group_ids": [], "created_at": now, "updated_at": now}
-            for n in range(MEMBERS)
+            for n in range(members)
         ])
         await session.execute(insert(Identity), [
             {"member_id": n + 1, "platform": "mp", "external_id": member_openid(n), "bound_at": now}
-            for n in range(MEMBERS)
+            for n in range(members)
         ])
     if not db.is_sqlite:  # sequences after explicit ids
         async with db.session() as session:
@@ -214,6 +246,27 @@ async def seed(url: str) -> float:
                                            f"(SELECT max(id) FROM {table}))"))
     await db.dispose()
     return time.perf_counter() - started
+
+
+async def seed_activity(url: str, title: str = ACTIVITY_TITLE, *, starts_in: timedelta = timedelta(minutes=30),
+                        opens_minutes_before: int | None = None) -> dict[str, Any]:
+    """An activity for every member whose sign-in is open now, stored by :func:`bot.activities.create_activity`
+    (as the admin API does). Returns its id, code secret and title: what the load generator needs to show
+    the screen's current code."""
+    from bot.activities import ActivityDraft, create_activity
+    from bot.config import ActivitySettings
+    from bot.db import Database
+    from models.activity import ActivityType
+
+    db = Database(url)
+    now = datetime.now(UTC)
+    draft = ActivityDraft(type=ActivityType.PLENARY, title=title, starts_at=now + starts_in, venue="县政协大会堂",
+                          opens_minutes_before=opens_minutes_before)
+    async with db.session() as session:
+        activity = await create_activity(session, draft, settings=ActivitySettings(), by=None, now=now)
+        info = {"id": activity.id, "secret": activity.code_secret, "title": activity.title}
+    await db.dispose()
+    return info
 
 
 # --- processes --------------------------------------------------------------------------------------------
@@ -313,6 +366,24 @@ def run_loadgen(plan: Path, core: str | None) -> dict[str, Any]:
 # --- one measured run -------------------------------------------------------------------------------------
 
 
+def write_config(workdir: Path, db_url: str, port: int, mock_port: int, **sections: Any) -> Path:
+    """``lvzhi serve``'s config for a benchmark: safe mode, WeChat on with test credentials (pushes go to the
+    mock API), simulator off, scheduler on, INFO logging; ``sections`` add to or replace whole sections."""
+    path = workdir / f"config-{port}.yaml"
+    path.write_text(json.dumps({
+        "server": {"host": "127.0.0.1", "port": port},
+        "database": {"url": db_url},
+        "wechat": {"enabled": True, "token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET,
+                   "encoding_aes_key": AES_KEY, "mode": "safe", "api_base": f"http://127.0.0.1:{mock_port}"},
+        "simulator": {"enabled": False},
+        "scheduler": {"enabled": True},
+        "logging": {"level": "INFO"},
+        "media_dir": str(workdir / "media"),
+        **sections,
+    }), encoding="utf-8")  # JSON is YAML
+    return path
+
+
 @dataclass
 class Bench:
     workdir: Path
@@ -326,18 +397,8 @@ class Bench:
         return f"r{self.runs}"
 
     def config(self, db_url: str, port: int, mock_port: int) -> Path:
-        path = self.workdir / f"config-{port}.yaml"
-        path.write_text(json.dumps({
-            "server": {"host": "127.0.0.1", "port": port},
-            "database": {"url": db_url},
-            "wechat": {"enabled": True, "token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET,
-                       "encoding_aes_key": AES_KEY, "mode": "safe", "api_base": f"http://127.0.0.1:{mock_port}"},
-            "simulator": {"enabled": False},
-            "scheduler": {"enabled": True},
-            "logging": {"level": "INFO"},
-            "media_dir": str(self.workdir / "media"),
-        }), encoding="utf-8")  # JSON is YAML
-        return path
+        return write_config(self.workdir, db_url, port, mock_port,
+                            activities={"code_period_seconds": CODE_PERIOD_SECONDS})
 
     def measure(self, server: Server, plan_messages: list[list[Any]], gen_core: str | None,
                 **plan_extra: Any) -> dict[str, Any]:
@@ -411,6 +472,10 @@ def show(name: str, summary: dict[str, Any], floor: dict[str, Any] | None = None
 # --- the whole benchmark ----------------------------------------------------------------------------------
 
 
+# The mix's activity: its sign-in opened an hour ago and stays open for two more (a full run takes minutes).
+OPEN_FOR_HOURS: dict[str, Any] = {"starts_in": timedelta(hours=1), "opens_minutes_before": 120}
+
+
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="lvzhi-bench-"))
     mix = Mix()
@@ -430,7 +495,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         with _mock_api(mock, mock_port):
             sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
             seconds = asyncio.run(seed(sqlite_url))
-            print(f"  seeded SQLite with {MEMBERS} members in {seconds:.1f} s", flush=True)
+            mix.activity = sqlite_activity = asyncio.run(seed_activity(sqlite_url, **OPEN_FOR_HOURS))
+            print(f"  seeded SQLite with {MEMBERS} members and an open activity in {seconds:.1f} s", flush=True)
             floor_runs, sqlite_runs = [], []
             for _ in range(args.repeat):  # alternate, so drift on a noisy machine hits both alike
                 floor_runs.append(bench.floor_run(gen_core, server_core))
@@ -444,12 +510,14 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 try:
                     pg_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
                     seconds = asyncio.run(seed(pg_url))
+                    mix.activity = asyncio.run(seed_activity(pg_url, **OPEN_FOR_HOURS))
                     print(f"  seeded PostgreSQL with {MEMBERS} members in {seconds:.1f} s", flush=True)
                     pg_runs = [bench.lvzhi_run(pg_url, mock_port, server_core=server_core, gen_core=gen_core)
                                for _ in range(args.repeat)]
                     results["postgresql"] = median_of(pg_runs)
                     show("lvzhi, PostgreSQL", results["postgresql"], floor)
                 finally:
+                    mix.activity = sqlite_activity
                     asyncio.run(drop_pg_database())
             elif args.pg:
                 results["notes"].append("no PostgreSQL answered at 127.0.0.1:5432: skipped")

@@ -38,7 +38,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +62,9 @@ from models.activity import (
     SignInMethod,
 )
 from models.member import Member, MemberStatus, Role
+
+if TYPE_CHECKING:
+    from bot.notices import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +142,27 @@ def check_reach(by: Member | None, draft: ActivityDraft, member_groups: Sequence
 
     Somebody with every group in reach may organise anything. Otherwise the activity must belong to one
     of their groups and invite only those groups (or members of them: ``member_groups``)."""
+    reach = groups_within_reach(by, Action.MANAGE_ACTIVITY) if by is not None else None
+    if reach and (draft.group_id is None or draft.group_id not in reach):
+        raise ActivityError("activity.error.group_out_of_reach")
+    check_audience_reach(by, Action.MANAGE_ACTIVITY, draft.audience, draft.audience_ids, member_groups)
+
+
+def check_audience_reach(
+    by: Member | None, action: Action, audience: Audience, ids: Sequence[int], member_groups: Sequence[int | None]
+) -> None:
+    """May ``by`` address this audience with ``action`` (organise, broadcast)? ``None`` is the office.
+    A limited reach allows only groups within it, or members of them (``member_groups``)."""
     if by is None:
         return
-    reach = groups_within_reach(by, Action.MANAGE_ACTIVITY)
+    reach = groups_within_reach(by, action)
     if reach is None:
         return
     if not reach:
         raise ActivityError("activity.error.forbidden")
-    if draft.group_id is None or draft.group_id not in reach:
-        raise ActivityError("activity.error.group_out_of_reach")
-    if draft.audience is Audience.GROUPS and set(draft.audience_ids) <= reach:
+    if audience is Audience.GROUPS and set(ids) <= reach:
         return
-    if draft.audience is Audience.MEMBERS and all(group in reach for group in member_groups):
+    if audience is Audience.MEMBERS and all(group in reach for group in member_groups):
         return
     raise ActivityError("activity.error.audience_out_of_reach")
 
@@ -179,9 +191,13 @@ def apply_window(activity: Activity, settings: ActivitySettings, draft: Activity
 
 
 async def create_activity(
-    session: AsyncSession, draft: ActivityDraft, *, settings: ActivitySettings, by: Member | None, now: datetime
+    session: AsyncSession, draft: ActivityDraft, *, settings: ActivitySettings, by: Member | None, now: datetime,
+    outbox: Outbox | None = None, notice_at: datetime | None = None, notify: bool = True,
 ) -> Activity:
-    """Check, store, and schedule the close of the sign-in window. Raises :class:`ActivityError`."""
+    """Check, store, and schedule the close of the sign-in window. Raises :class:`ActivityError`.
+
+    With an ``outbox`` the activity's pushes are arranged too (:func:`bot.notices.schedule_activity_pushes`):
+    the meeting notice at ``notice_at`` (default now; none when ``notify`` is false), reminders, last call."""
     check_draft(draft)
     check_reach(by, draft, await _member_groups(session, draft))
     ends_at = draft.ends_at or draft.starts_at + timedelta(minutes=settings.default_duration_minutes)
@@ -197,6 +213,10 @@ async def create_activity(
     session.add(activity)
     await session.flush()
     await _schedule_close(session, activity, now)
+    if outbox is not None:
+        from bot.notices import schedule_activity_pushes
+
+        await schedule_activity_pushes(session, activity, outbox, notice_at=notice_at, notify=notify)
     log.info("activity %s created: %s %s at %s", activity.id, activity.type.value, activity.title,
              activity.starts_at.isoformat())
     return activity
@@ -204,13 +224,15 @@ async def create_activity(
 
 async def reschedule_activity(
     session: AsyncSession, activity: Activity, draft: ActivityDraft, *, settings: ActivitySettings,
-    by: Member | None, now: datetime,
+    by: Member | None, now: datetime, outbox: Outbox | None = None,
 ) -> Activity:
-    """Change a scheduled activity (time, venue, audience …); its window and close task follow."""
+    """Change a scheduled activity (time, venue, audience …); its window and close task follow. With an
+    ``outbox`` its reminders move too, and members already notified are told when time or venue changed."""
     if activity.status is not ActivityStatus.SCHEDULED:
         raise ActivityError("activity.error.not_scheduled")
     check_draft(draft)
     check_reach(by, draft, await _member_groups(session, draft))
+    before = (activity.starts_at, activity.venue)
     activity.type, activity.title, activity.venue = draft.type, draft.title.strip(), draft.venue.strip()
     activity.description, activity.starts_at = draft.description, draft.starts_at
     activity.ends_at = draft.ends_at or draft.starts_at + timedelta(minutes=settings.default_duration_minutes)
@@ -220,16 +242,36 @@ async def reschedule_activity(
     apply_window(activity, settings, draft)
     activity.updated_at = now
     await _schedule_close(session, activity, now)
+    if outbox is not None:
+        from bot.notices import schedule_reminders, tell_notified
+
+        await schedule_reminders(session, activity, outbox)
+        if (activity.starts_at, activity.venue) != before:
+            await tell_notified(session, activity, outbox, cancelled=False)
     return activity
 
 
-async def cancel_activity(session: AsyncSession, activity: Activity, *, now: datetime) -> None:
+async def cancel_activity(
+    session: AsyncSession, activity: Activity, *, now: datetime, outbox: Outbox | None = None
+) -> None:
+    """Cancel; with an ``outbox`` its pending pushes are cancelled and those already notified are told."""
     from scheduler.tasks import cancel_task
 
     if activity.status is not ActivityStatus.SCHEDULED:
         raise ActivityError("activity.error.not_scheduled")
     activity.status, activity.updated_at = ActivityStatus.CANCELLED, now
     await cancel_task(session, kind=CLOSE_TASK, ref=str(activity.id))
+    # Nothing left to decide: pending requests leave the approvers' lists (the member is told of the
+    # cancellation itself).
+    pending = (await session.scalars(select(LeaveRequest).where(
+        LeaveRequest.activity_id == activity.id, LeaveRequest.status == LeaveStatus.PENDING))).all()
+    for leave in pending:
+        leave.status, leave.decided_at, leave.decision_note = LeaveStatus.WITHDRAWN, now, "activity cancelled"
+    if outbox is not None:
+        from bot.notices import cancel_activity_pushes, tell_notified
+
+        await cancel_activity_pushes(session, activity, outbox)
+        await tell_notified(session, activity, outbox, cancelled=True)
 
 
 async def _schedule_close(session: AsyncSession, activity: Activity, now: datetime) -> None:
@@ -255,26 +297,35 @@ def draft_of(activity: Activity) -> ActivityDraft:
 # --- the audience -------------------------------------------------------------------------------------------
 
 
-def audience_clause(activity: Activity) -> ColumnElement[bool]:
-    """Which members an activity expects, as a WHERE clause over ``member``."""
+def members_clause(audience: Audience, ids: Sequence[int]) -> ColumnElement[bool]:
+    """The active members of an audience (activities, notices, study), as a WHERE clause over ``member``."""
     active = Member.status == MemberStatus.ACTIVE
-    ids = list(activity.audience_ids or ())
     column = {
         Audience.GROUPS: Member.group_id,
         Audience.SECTORS: Member.sector_id,
         Audience.COMMITTEES: Member.committee_id,
         Audience.MEMBERS: Member.id,
-    }.get(activity.audience)
+    }.get(audience)
     if column is None:
         return active & true()
-    return active & column.in_(ids)  # type: ignore[union-attr]
+    return active & column.in_(list(ids))  # type: ignore[union-attr]
+
+
+def audience_clause(activity: Activity) -> ColumnElement[bool]:
+    """Which members an activity expects."""
+    return members_clause(activity.audience, activity.audience_ids or ())
 
 
 def in_audience(member: Member, activity: Activity) -> bool:
+    return member_in(member, activity.audience, activity.audience_ids or ())
+
+
+def member_in(member: Member, audience: Audience, audience_ids: Sequence[int]) -> bool:
+    """:func:`members_clause` for one member already loaded."""
     if member.status is not MemberStatus.ACTIVE:
         return False
-    ids = set(activity.audience_ids or ())
-    match activity.audience:
+    ids = set(audience_ids)
+    match audience:
         case Audience.ALL:
             return True
         case Audience.GROUPS:
@@ -536,6 +587,9 @@ async def request_leave(
         raise ActivityError("leave.error.not_in_audience")
     if await open_leave_of(session, activity.id or 0, member.id or 0) is not None:
         raise ActivityError("leave.error.already")
+    signed = await attendance_of(session, activity.id or 0, member.id or 0)
+    if signed is not None and signed.status in ATTENDED:
+        raise ActivityError("leave.error.signed_in")
     leave = LeaveRequest(activity_id=activity.id, member_id=member.id, kind=kind, reason=reason, created_at=now)
     session.add(leave)
     await session.flush()

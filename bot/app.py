@@ -56,6 +56,9 @@ def create_app(
     from bot.api import setup_admin_api
 
     setup_admin_api(app)
+    from bot import screen
+
+    screen.setup(app)  # the venue screen, behind signed links
 
     app.cleanup_ctx.append(_database(services, migrate))
     app.cleanup_ctx.append(_outbound(services, start_background))
@@ -107,6 +110,9 @@ def _database(services: Services, migrate: bool) -> Callable[[web.Application], 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         if migrate:
             await prepare_database(services)
+        # The link signer may have to store its key once: do it now, never from inside a handler's
+        # transaction (signed links are made in chat, and SQLite write sessions must not nest).
+        await services.signer()
         yield
         await services.db.dispose()
 

@@ -7,6 +7,7 @@
     lvzhi members import FILE [--dry-run] import the roster (.xlsx or .csv)
     lvzhi demo                            load the sample county roster and a little sample data
     lvzhi export reports --year Y         a year's social-condition reports as .xlsx
+    lvzhi export attendance --activity ID | --year Y   attendance of an activity or a year as .xlsx
 
 Every command takes ``--config FILE`` (default ``$LVZHI_CONFIG`` or ``./config.yaml``). A bad
 configuration prints one line naming the key and exits with code 2.
@@ -63,7 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_reports import add_reports_commands
 
     add_reports_commands(sub)
+
+    from bot.cli_attendance import add_attendance_commands
+
+    add_attendance_commands(_export_subparsers(sub))
     return parser
+
+
+def _export_subparsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The sub-parsers of ``lvzhi export`` (made by bot.cli_reports), so other exports join the same
+    command: argparse refuses a second ``export`` parser and has no public way back to its sub-parsers."""
+    export = sub.choices["export"]
+    return next(action for action in export._actions if isinstance(action, argparse._SubParsersAction))
 
 
 def main(argv: list[str] | None = None) -> int:

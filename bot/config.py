@@ -144,6 +144,45 @@ class ActivitySettings(BaseModel):
         return self
 
 
+class GroupChat(BaseModel):
+    """A WeCom group that gets notices too: a group robot webhook or an app group chat."""
+
+    group: str = "*"  # a liaison group's name, or "*" for the committee-wide chat
+    robot_key: SecretStr = SecretStr("")
+    appchat_id: str = ""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> GroupChat:
+        if bool(self.robot_key.get_secret_value()) == bool(self.appchat_id):
+            raise ValueError("[group_chats] give either robot_key or appchat_id for each chat")
+        return self
+
+
+class NoticeSettings(BaseModel):
+    reminder_before_minutes: list[int] = [24 * 60, 60]  # reminders before an activity starts
+    last_call: bool = True  # at the opening of sign-in, remind those not signed in yet
+    group_chats: list[GroupChat] = []
+    year_end_nudge: str = "10-01 09:00"  # MM-DD HH:MM local time; "" disables the nudge
+    read_link_days: int = Field(365, ge=1)  # how long a pushed reading link keeps working
+
+    @field_validator("reminder_before_minutes")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(minutes <= 0 for minutes in value):
+            raise ValueError("reminders are minutes before the start: positive numbers")
+        return sorted(set(value), reverse=True)
+
+    @field_validator("year_end_nudge")
+    @classmethod
+    def _month_day_time(cls, value: str) -> str:
+        if value and not _NUDGE.match(value):
+            raise ValueError("write the date as MM-DD HH:MM, e.g. 10-01 09:00, or leave it empty")
+        return value
+
+
+_NUDGE = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d$")
+
+
 class LoggingSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = Field(False, alias="json")
@@ -164,6 +203,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     admin: AdminSettings = AdminSettings()
     activities: ActivitySettings = ActivitySettings()
+    notices: NoticeSettings = NoticeSettings()
     logging: LoggingSettings = LoggingSettings()
     locale: Literal["zh_CN", "en"] = "zh_CN"
     media_dir: str = "./var/media"
@@ -196,6 +236,7 @@ class Settings(BaseSettings):
             for value in vars(section).values():
                 if isinstance(value, SecretStr) and value.get_secret_value():
                     found.append(value.get_secret_value())
+        found += [chat.robot_key.get_secret_value() for chat in self.notices.group_chats if chat.robot_key]
         password = self.database.url.partition("://")[2].partition("@")[0].partition(":")[2]
         return [*found, password] if password else found
 

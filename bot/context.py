@@ -26,6 +26,7 @@ class Context:
     member: Member | None = None
     match: re.Match[str] | None = None
     pushed: bool = False  # something was queued: the dispatcher wakes the delivery worker after commit
+    scheduled: bool = False  # tasks were scheduled: the dispatcher re-arms the scheduler after commit
 
     @property
     def text(self) -> str:

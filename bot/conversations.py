@@ -49,6 +49,13 @@ class Conversation:
         self.data.update(data)
         self.changed = True
 
+    def forget(self, *keys: str) -> None:
+        """Drop these keys from the data and keep the state (a side note beside another conversation)."""
+        for key in keys:
+            if key in self.data:
+                del self.data[key]
+                self.changed = True
+
     def finish(self) -> None:
         """Leave the conversation and forget what it collected."""
         self.state = None

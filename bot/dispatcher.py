@@ -150,6 +150,8 @@ class Dispatcher:
             ))
         if replied_later or ctx.pushed:
             services.wake_delivery()
+        if ctx.scheduled and services.scheduler is not None:
+            services.scheduler.sync_soon()
         return Outcome(reply, pushed=replied_later)
 
     async def _context(self, session: AsyncSession, event: Event) -> Context:

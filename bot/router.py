@@ -23,7 +23,7 @@ How an event finds its handler (:class:`RouteTable`), first match wins:
    answer, even when it happens to be a command word;
 3. routes without a state: commands, menu keys, events. A member in the middle of one conversation can
    still start another by its menu key or command;
-4. fallbacks (unknown input).
+4. fallbacks (unknown input; one bound to a state answers only inside that conversation).
 
 Inside each tier, routers keep the order of ``handlers.ROUTERS`` and routes their declaration order.
 """
@@ -100,6 +100,7 @@ class Route:
     words: frozenset[str] = frozenset()
     pattern: re.Pattern[str] | None = None
     keys: frozenset[str] = frozenset()
+    key_prefix: str = ""  # a family of keys, e.g. QR scenes "signin:<id>:<code>"
     is_fallback: bool = False
 
     def state_matches(self, state_name: str | None) -> bool:
@@ -117,6 +118,8 @@ class Route:
         if self.words and normalise(text) not in self.words:
             return False
         if self.keys and key not in self.keys:
+            return False
+        if self.key_prefix and not key.startswith(self.key_prefix):
             return False
         if self.pattern is not None:
             return self.pattern.search(normalise(text)) or False
@@ -171,6 +174,15 @@ class Router:
         """A menu item's key."""
         return self._add(kinds=frozenset({Kind.CLICK}), keys=frozenset(keys))
 
+    def scene(self, prefix: str, *, kinds: Iterable[Kind] = (Kind.SCAN, Kind.SUBSCRIBE)) -> Callable[
+        [Handler], Handler
+    ]:
+        """A QR code whose scene (the event's key) starts with ``prefix``: scanned by a follower, read by
+        the menu's scanner, or followed through (the transports strip WeChat's ``qrscene_``)."""
+        if not prefix:
+            raise ValueError("a scene route needs a prefix; use event() for every scan")
+        return self._add(kinds=frozenset(kinds), key_prefix=prefix)
+
     def event(self, *kinds: Kind, state: Any = ANY_STATE) -> Callable[[Handler], Handler]:
         """Any event of these kinds (subscribe, scan, location, image …)."""
         return self._add(kinds=frozenset(kinds), state=state)
@@ -181,9 +193,12 @@ class Router:
         """Whatever the member sends (of these kinds) while in this state."""
         return self._add(kinds=frozenset(kinds), state=state)
 
-    def fallback(self, *, kinds: Iterable[Kind] = (Kind.TEXT,)) -> Callable[[Handler], Handler]:
-        """Anything of these kinds in any state: put it last."""
-        return self._add(kinds=frozenset(kinds), is_fallback=True)
+    def fallback(self, *, kinds: Iterable[Kind] = (Kind.TEXT,), state: Any = ANY_STATE) -> Callable[
+        [Handler], Handler
+    ]:
+        """Anything of these kinds (in ``state``, by default any) that no other route took: tried last, so
+        commands still work inside a conversation while its unexpected input gets its own reminder."""
+        return self._add(kinds=frozenset(kinds), is_fallback=True, state=state)
 
 
 def _tier(route: Route) -> int:

@@ -15,6 +15,7 @@ from bot.signing import Signer, load_signer
 
 if TYPE_CHECKING:
     import aiohttp
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("services")
 
@@ -31,11 +32,12 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     _signer: Signer | None = field(default=None, repr=False)
 
-    async def signer(self) -> Signer:
-        """The link signer (its key may live in the database, so it is loaded on first use)."""
+    async def signer(self, session: AsyncSession | None = None) -> Signer:
+        """The link signer (its key may live in the database, so it is loaded on first use; inside an open
+        write transaction pass its ``session``)."""
         if self._signer is None:
             key = self.settings.admin.signing_key.get_secret_value()
-            self._signer = await load_signer(self.db, key)
+            self._signer = await load_signer(self.db, key, session)
         return self._signer
 
     def wake_delivery(self) -> None:

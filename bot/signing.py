@@ -15,6 +15,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
 from bot.outbound.sql import insert_ignore
@@ -46,7 +47,7 @@ class Signer:
         """The payload of a genuine, unexpired token; :class:`BadToken` otherwise."""
         payload, _, rest = token.partition(".")
         expiry, _, mac = rest.partition(".")
-        if not payload or not expiry.isdigit() or not mac:
+        if not payload or not expiry.isdigit() or not mac or not mac.isascii():  # compare_digest: ASCII only
             raise BadToken("malformed")
         if not hmac.compare_digest(mac, self._mac(f"{payload}.{expiry}")):
             raise BadToken("bad signature")
@@ -55,11 +56,18 @@ class Signer:
         return payload
 
 
-async def load_signer(db: Database, configured: str) -> Signer:
+async def load_signer(db: Database, configured: str, session: AsyncSession | None = None) -> Signer:
+    """The configured key, or the one kept in the database (made on first use). Pass ``session`` when a
+    write transaction is already open: on SQLite a second one would wait for it forever."""
     if configured:
         return Signer(configured.encode())
-    async with db.session() as session:
-        await insert_ignore(session, AppSecret, {"name": SIGNING_SECRET, "value": secrets.token_hex(32),
-                                                  "created_at": utc_now()}, ["name"])
-        value = (await session.execute(select(AppSecret.value).where(AppSecret.name == SIGNING_SECRET))).scalar_one()
-    return Signer(bytes.fromhex(value))
+    if session is not None:
+        return Signer(bytes.fromhex(await _stored_key(session)))
+    async with db.session() as own:
+        return Signer(bytes.fromhex(await _stored_key(own)))
+
+
+async def _stored_key(session: AsyncSession) -> str:
+    await insert_ignore(session, AppSecret, {"name": SIGNING_SECRET, "value": secrets.token_hex(32),
+                                              "created_at": utc_now()}, ["name"])
+    return (await session.execute(select(AppSecret.value).where(AppSecret.name == SIGNING_SECRET))).scalar_one()

@@ -9,15 +9,31 @@ from __future__ import annotations
 from functools import cache
 
 from bot.router import Handler, HelpEntry, Router
-from handlers import common, profile, register, report, report_review, review, welcome
+from handlers import (
+    activity,
+    common,
+    leave,
+    leave_review,
+    profile,
+    register,
+    report,
+    report_review,
+    review,
+    signin,
+    welcome,
+)
 
 ROUTERS: list[Router] = [
     common.router,
+    signin.router,  # before welcome: a follow through a sign-in QR code signs in
     register.router,
     profile.router,
     review.router,
     report.router,
     report_review.router,
+    leave.router,
+    leave_review.router,
+    activity.router,
     welcome.router,
 ]
 

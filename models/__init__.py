@@ -27,6 +27,18 @@ from models.member import (
     Role,
     Sector,
 )
+from models.notice import (
+    ActivityResponse,
+    Notice,
+    NoticeKind,
+    NoticeReceipt,
+    NoticeStatus,
+    ReadVia,
+    Response,
+    StudyMaterial,
+    StudyPlan,
+    StudyRead,
+)
 from models.outbound import AccessToken, ChatWindow
 from models.report import (
     AdoptionLevel,
@@ -43,6 +55,7 @@ from models.secret import AppSecret
 __all__ = [
     "AccessToken",
     "Activity",
+    "ActivityResponse",
     "ActivityStatus",
     "ActivityType",
     "AdoptionLevel",
@@ -69,17 +82,26 @@ __all__ = [
     "Member",
     "MemberApplication",
     "MemberStatus",
+    "Notice",
+    "NoticeKind",
+    "NoticeReceipt",
+    "NoticeStatus",
     "PhotoStatus",
     "Platform",
+    "ReadVia",
     "Report",
     "ReportEvent",
     "ReportPhoto",
     "ReportStatus",
+    "Response",
     "Role",
     "RunOutcome",
     "ScheduledTask",
     "Sector",
     "SignInMethod",
     "SimMessage",
+    "StudyMaterial",
+    "StudyPlan",
+    "StudyRead",
     "TaskStatus",
 ]

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from models.scheduling import ScheduledTask, TaskStatus
 from scheduler import activities as _activity_tasks  # noqa: F401  (registers the activities' task handlers)
 from scheduler import jobs
+from scheduler import notices as _notice_tasks  # also registers the notices' task handlers
 from scheduler.tasks import TaskPlan, cron_trigger, job_id_for, plan_task, record_missed
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class LvzhiScheduler:
 
     async def start(self) -> None:
         jobs.bind(self.services)
+        await _notice_tasks.ensure_year_end_nudge(self.services)
         for job_id, func, every in HOUSEKEEPING:
             self.aps.add_job(
                 func,
@@ -84,6 +86,19 @@ class LvzhiScheduler:
         for task in list(self._background):
             await task
         jobs.unbind(self.services)
+
+    def sync_soon(self) -> None:
+        """:meth:`sync` in the background: for a chat message whose transaction just scheduled tasks (its
+        reply should not wait for the rebuild; the 5-minute resync would catch it anyway)."""
+        task = asyncio.get_running_loop().create_task(self._sync_logged())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _sync_logged(self) -> None:
+        try:
+            await self.sync()
+        except Exception:
+            log.exception("scheduler sync after a chat message failed; the periodic resync will catch up")
 
     # --- the database is the source of truth ---------------------------------------------------------
 

@@ -72,7 +72,7 @@ async def schedule_task(
     if (run_at is None) == (cron is None):
         raise ValueError("give either run_at or cron")
     if cron is not None:
-        CronTrigger.from_crontab(cron)  # raises ValueError on a bad line, before anything is stored
+        crontab_trigger(cron)  # raises ValueError on a bad line, before anything is stored
     task = (
         await session.execute(
             select(ScheduledTask).where(ScheduledTask.kind == kind, ScheduledTask.ref == ref)
@@ -120,7 +120,44 @@ class TaskPlan:
 
 def cron_trigger(task: ScheduledTask, zone: tzinfo) -> CronTrigger:
     assert task.cron is not None
-    return CronTrigger.from_crontab(task.cron, timezone=zone)
+    return crontab_trigger(task.cron, zone)
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 (and 7) is Sunday
+
+
+def crontab_trigger(line: str, zone: tzinfo | None = None) -> CronTrigger:
+    """A trigger for a standard crontab line ("0 8 * * 1" = Mondays 08:00).
+
+    APScheduler 3's own ``from_crontab`` counts weekdays from Monday = 0 (its issue 286, kept for
+    compatibility), so "1" would mean Tuesday; numeric weekdays are translated to names here."""
+    fields = line.split()
+    if len(fields) != 5:
+        raise ValueError(f"a crontab line has 5 fields, not {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekday_names(weekday),
+                       timezone=zone)
+
+
+def _weekday_names(field: str) -> str:
+    names: list[str] = []
+    for part in field.split(","):
+        span, _, step_text = part.partition("/")
+        if not any(char.isdigit() for char in span) and not step_text:
+            names.append(part)  # "*", "mon-fri": APScheduler reads names as crontab does
+            continue
+        step = int(step_text) if step_text else 1
+        if span == "*":
+            first, last = 0, 6
+        else:
+            low, _, high = span.partition("-")
+            if not low.isdigit() or (high and not high.isdigit()):
+                raise ValueError(f"weekday {part!r}: use numbers 0-7 or names, not both in one range")
+            first, last = int(low), int(high) if high else (6 if step_text else int(low))
+        if not (0 <= first <= 7 and 0 <= last <= 7 and first <= last and step >= 1):
+            raise ValueError(f"weekday {part!r} is out of range 0-7")
+        names.extend(_WEEKDAYS[number % 7] for number in range(first, last + 1, step))
+    return ",".join(dict.fromkeys(names))
 
 
 def fire_times(trigger: CronTrigger, after: datetime, until: datetime, limit: int = 10_000) -> list[datetime]:

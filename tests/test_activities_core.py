@@ -379,3 +379,21 @@ async def test_leave_approvers_depend_on_the_activity_type(db: Database, org: Or
     assert for_visit == {"钱秘书", "陈组长"}
     assert for_li == {"钱秘书", "孙秘书"}
     assert not act.may_decide_leave(org.chen, visit, org.chen)  # nobody approves their own leave
+
+
+async def test_no_leave_after_signing_in_and_none_left_pending_by_a_cancellation(db: Database, org: Org,
+                                                                                  clock: FrozenClock) -> None:
+    activity = await make_activity(db, clock.now() + timedelta(minutes=10))
+    await signin(db, org.wang.id or 0, activity.id or 0, clock.now())
+    async with db.session() as session:
+        stored = await session.get(Activity, activity.id)
+        assert stored is not None
+        with pytest.raises(ActivityError) as refused:
+            await act.request_leave(session, org.wang, stored, kind=LeaveKind.SICK, reason="不舒服", now=clock.now(),
+                                    texts=T)
+        assert refused.value.key == "leave.error.signed_in"
+        leave = await act.request_leave(session, org.li, stored, kind=LeaveKind.SICK, reason="住院治疗",
+                                        now=clock.now(), texts=T)
+        await act.cancel_activity(session, stored, now=clock.now())
+        assert leave.status is LeaveStatus.WITHDRAWN
+        assert await act.pending_leave_for(session, org.qian) == []

@@ -27,7 +27,7 @@ async def test_menu_click_scan_location_and_follow(app: Any) -> None:
     assert "注册" in await chat.clicks("HELP")
     assert "注册" in await chat.follows()
     assert "帮助" in await chat.scans("unknown-scene")
-    assert "帮助" in await chat.shares_location(30.27, 120.15, "县政协")
+    assert "注册" in await chat.shares_location(30.27, 120.15, "县政协")  # a location is a sign-in: register first
 
 
 async def test_replaying_a_message_id_is_deduplicated(app: Any) -> None:

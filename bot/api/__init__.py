@@ -8,6 +8,8 @@ Every endpoint but the OpenAPI document needs ``Authorization: Bearer <admin.api
     invalid query or body ─► 422 {"error": "invalid", "fields": [{"field": …, "message": …}]}
     decision on a member that is not pending ─► 409 {"error": "not_pending"}
     report action its status does not allow ──► 409 {"error": "illegal_transition"}
+    activities, attendance, leave (bot.api.activities): bad input 400 {"error": "invalid"}; a state that
+    does not allow the action 409 (not_scheduled, not_open, unchanged, already_decided)
 
 The document itself is at ``GET /api/v1/openapi.json`` (:mod:`bot.api.openapi`).
 """
@@ -33,3 +35,24 @@ def setup_admin_api(app: web.Application) -> None:
     app.router.add_get(f"{API_PREFIX}/reports", reports.list_reports)
     app.router.add_get(f"{API_PREFIX}/reports/{{report_id}}", reports.get_report)
     app.router.add_post(f"{API_PREFIX}/reports/{{report_id}}/{{action}}", reports.report_action)
+    _add_activity_routes(app)
+
+
+def _add_activity_routes(app: web.Application) -> None:
+    from bot.api import activities as a
+
+    one = f"{API_PREFIX}/activities/{{activity_id}}"
+    app.router.add_post(f"{API_PREFIX}/activities", a.create_activity)
+    app.router.add_get(f"{API_PREFIX}/activities", a.list_activities)
+    app.router.add_get(one, a.get_activity)
+    app.router.add_patch(one, a.patch_activity)
+    app.router.add_post(f"{one}/cancel", a.cancel_activity)
+    app.router.add_post(f"{one}/close", a.close_activity)
+    app.router.add_get(f"{one}/screen-link", a.screen_link)
+    app.router.add_get(f"{one}/attendance", a.get_attendance)
+    app.router.add_put(f"{one}/attendance/{{member_id}}", a.correct_attendance)
+    app.router.add_get(f"{one}/attendance/{{member_id}}/history", a.attendance_history)
+    app.router.add_get(f"{API_PREFIX}/attendance", a.year_attendance)
+    app.router.add_get(f"{API_PREFIX}/leave", a.list_leave)
+    app.router.add_post(f"{API_PREFIX}/leave/{{leave_id}}/approve", a.approve_leave)
+    app.router.add_post(f"{API_PREFIX}/leave/{{leave_id}}/deny", a.deny_leave)

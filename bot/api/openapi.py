@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.api import reports_openapi
+from bot.api import activities_openapi, reports_openapi
 from bot.api.openapi_parts import COMMON_ERRORS as _COMMON_ERRORS
 from bot.api.openapi_parts import error as _error
 from bot.api.openapi_parts import json_ref as _json
@@ -33,7 +33,8 @@ DOCUMENT: dict[str, Any] = {
         "version": "1",
         "description": (
             "Members of the CPPCC committee: list, read, approve or reject registrations, change role or "
-            "status. Every endpoint but this document needs `Authorization: Bearer <admin.api_token>`. "
+            "status; social-condition reports; deliveries; activities, their attendance and leave requests. "
+            "Every endpoint but this document needs `Authorization: Bearer <admin.api_token>`. "
             "Approving or rejecting tells the applicant in chat."
         ),
     },
@@ -112,6 +113,7 @@ DOCUMENT: dict[str, Any] = {
             },
         },
         **reports_openapi.PATHS,
+        **activities_openapi.PATHS,
         "/deliveries": {
             "get": {
                 "summary": "Each recipient's push: sent (channel), queued, failed (why) or given up",
@@ -137,6 +139,7 @@ DOCUMENT: dict[str, Any] = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
             **reports_openapi.SCHEMAS,
+            **activities_openapi.SCHEMAS,
             "Ref": _REF,
             "Member": {
                 "type": "object",
@@ -212,7 +215,8 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "error": {"type": "string", "enum": ["api_disabled", "unauthorized", "not_found",
                                                          "not_pending", "rejected", "invalid",
-                                                         "illegal_transition"]},
+                                                         "illegal_transition",
+                                                         *activities_openapi.ERROR_CODES]},
                     "message": {"type": "string"},
                 },
             },

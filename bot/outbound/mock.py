@@ -12,7 +12,9 @@ What it enforces, from ../shared/WECHAT.md:
 * 43004 for members who unfollowed; template keyword values truncated to 20 characters;
   ``client_msg_id`` dedupes template messages for 10 minutes;
 * WeCom app messages: ``enable_duplicate_check`` drops an identical message within the interval; more than
-  30 messages a minute to one member are silently dropped; robots allow 20 messages a minute.
+  30 messages a minute to one member are silently dropped; robots allow 20 messages a minute;
+* parametric QR codes: scene strings of 1–64 characters, 100,000 creations a day (45009 beyond,
+  ``qr_daily_limit`` lowers it); answers ``ticket``, ``url`` and, for temporary ones, ``expire_seconds``.
 
 The platform learns about a member's interactions from its own callbacks; the mock has to be told:
 :meth:`MockWechat.record_interaction` (or ``POST /mock/interaction``). Knobs: ``latency`` (seconds per
@@ -49,6 +51,8 @@ TEMPLATE_DEDUPE = timedelta(minutes=10)
 TEMPLATE_VALUE_CHARS = 20
 WECOM_MEMBER_PER_MINUTE = 30
 ROBOT_PER_MINUTE = 20
+QR_PER_DAY = 100_000  # parametric QR code creations a day
+QR_ACTIONS = frozenset({"QR_STR_SCENE", "QR_LIMIT_STR_SCENE"})  # the string scenes lvzhi uses
 
 MOCK_KEY: web.AppKey[MockWechat] = web.AppKey("mock_wechat")
 
@@ -115,6 +119,8 @@ class MockWechat:
     tags: dict[int, str] = field(default_factory=dict)
     tagged: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     qrcodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    qr_daily_limit: int = QR_PER_DAY
+    _qr_made: Counter[str] = field(default_factory=Counter)  # creations per day (the mock clock's date)
     _tokens: dict[str, _Token] = field(default_factory=dict)
     _windows: dict[str, _Window] = field(default_factory=lambda: defaultdict(_Window))
     _unsubscribed: set[str] = field(default_factory=set)
@@ -526,9 +532,15 @@ def _tag_members(mock: MockWechat, _request: web.Request, body: dict[str, Any]) 
 
 
 def _qrcode_create(mock: MockWechat, _request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("action_name") not in QR_ACTIONS:
+        return _error(40097, "invalid args: action_name")
     scene = str(((body.get("action_info") or {}).get("scene") or {}).get("scene_str", ""))
     if not 1 <= len(scene) <= 64:
         return _error(40154, "invalid scene")
+    day = mock.clock.now().date().isoformat()
+    if mock._qr_made[day] >= mock.qr_daily_limit:
+        return _error(45009, "reach max api daily quota limit")
+    mock._qr_made[day] += 1
     permanent = body.get("action_name") == "QR_LIMIT_STR_SCENE"
     expire = None if permanent else min(int(body.get("expire_seconds") or 60), 2_592_000)
     ticket = secrets.token_urlsafe(16)

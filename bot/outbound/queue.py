@@ -8,11 +8,12 @@ example ``notice:17:member:42``) makes queueing twice harmless: the second inser
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Reply
-from bot.outbound.sql import insert_ignore
+from bot.outbound.sql import insert_for, insert_ignore
 from models.base import utc_now
 from models.delivery import DUE_AT_ONCE, Delivery, DeliveryStatus
 
@@ -28,25 +29,53 @@ async def enqueue(
     key: str,
     member_id: int | None = None,
     not_before: datetime | None = None,
+    topic: str | None = None,
 ) -> bool:
     """Queue ``reply`` for ``recipient`` on ``platform`` ("mp", "wecom", "sim"; "appchat" with a chat id;
     "robot" with a webhook key). Returns False, changing nothing, when ``key`` was queued before.
 
     Call ``services.wake_delivery()`` after the transaction commits to send without waiting for the poll.
     """
+    values = delivery_values(platform=platform, recipient=recipient, reply=reply, key=key, member_id=member_id,
+                             not_before=not_before, topic=topic)
+    return await insert_ignore(session, Delivery, values, ["idempotency_key"])
+
+
+def delivery_values(
+    *,
+    platform: str,
+    recipient: str,
+    reply: Reply,
+    key: str,
+    member_id: int | None = None,
+    not_before: datetime | None = None,
+    topic: str | None = None,
+) -> dict[str, Any]:
+    """One ``delivery`` row as values, checked (for :func:`enqueue_many`)."""
     if platform not in PLATFORMS:
         raise ValueError(f"unknown delivery platform {platform!r}")
     if not key or len(key) > 200:
         raise ValueError("an idempotency key has 1 to 200 characters")
-    values = {
+    return {
         "idempotency_key": key,
         "platform": platform,
         "recipient": recipient,
         "member_id": member_id,
+        "topic": topic,
         "payload": reply.to_dict(),
         "status": DeliveryStatus.QUEUED,
         "attempts": 0,
         "next_attempt_at": not_before or DUE_AT_ONCE,
         "created_at": utc_now(),
     }
-    return await insert_ignore(session, Delivery, values, ["idempotency_key"])
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], chunk: int = 500) -> int:
+    """Queue many rows made by :func:`delivery_values` in a few statements (a broadcast to thousands);
+    rows whose key was queued before are skipped. Returns how many were queued."""
+    queued = 0
+    for start in range(0, len(rows), chunk):
+        statement = insert_for(session, Delivery).values(rows[start:start + chunk])
+        result = await session.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+        queued += max(result.rowcount or 0, 0)
+    return queued

@@ -1,0 +1,61 @@
+"""Route matching without the app: scene prefixes (QR codes) and fallbacks bound to a state."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.context import Context
+from bot.events import Kind
+from bot.router import Router, RouteTable, State, StatesGroup
+
+
+class Flow(StatesGroup):
+    step = State()
+
+
+async def nothing(ctx: Context) -> str:
+    return ""
+
+
+async def other(ctx: Context) -> str:
+    return ""
+
+
+async def command(ctx: Context) -> str:
+    return ""
+
+
+def handler_of(table: RouteTable, kind: Kind, key: str = "", text: str = "", state: str | None = None) -> object:
+    found = table.find(kind, text, key, state)
+    return found[0].handler if found else None
+
+
+def test_a_scene_route_matches_its_prefix_on_scans_and_follows_only() -> None:
+    router = Router("scenes")
+    router.scene("signin:")(nothing)
+    router.event(Kind.SCAN, Kind.SUBSCRIBE)(other)
+    table = RouteTable([Router("first"), router])
+    assert handler_of(table, Kind.SCAN, "signin:7:123456") is nothing
+    assert handler_of(table, Kind.SUBSCRIBE, "signin:7:123456") is nothing
+    assert handler_of(table, Kind.SCAN, "bind:7") is other  # another family of scenes
+    assert handler_of(table, Kind.SUBSCRIBE, "") is other  # a plain follow
+    assert handler_of(table, Kind.SCAN, "xsignin:7:1") is other  # a prefix, not a substring
+    assert handler_of(table, Kind.CLICK, "signin:7:123456") is None  # menu keys are not scenes
+    assert handler_of(table, Kind.TEXT, text="signin:7:123456") is None
+
+
+def test_a_scene_route_needs_a_prefix() -> None:
+    with pytest.raises(ValueError):
+        Router("x").scene("")
+
+
+def test_a_fallback_bound_to_a_state_answers_only_there_and_after_commands() -> None:
+    router = Router("flow")
+    router.command("报送")(command)
+    router.fallback(state=Flow.step)(nothing)
+    last = Router("last")
+    last.fallback()(other)
+    table = RouteTable([Router("first"), router, last])
+    assert handler_of(table, Kind.TEXT, text="好的", state=Flow.step.name) is nothing
+    assert handler_of(table, Kind.TEXT, text="好的") is other  # outside the conversation: the general fallback
+    assert handler_of(table, Kind.TEXT, text="报送", state=Flow.step.name) is command  # commands still work
