@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -147,7 +148,11 @@ async def serve_one(settings: Settings, *, primary: bool) -> int:
         settings = settings.model_copy(update={"scheduler": settings.scheduler.model_copy(update={"enabled": False})})
     services = build_services(settings)
     app = create_app(settings, services=services, migrate=False)
-    runner = web.AppRunner(app, access_log=None, handle_signals=True)
+    # Signals are handled here, not by aiohttp: its handler raises GracefulExit out of the event loop, and
+    # asyncio.run then cancels every task — including messages answered "success" under overload whose
+    # handling was still running. Setting an event instead lets runner.cleanup() stop accepting, wait for
+    # requests in flight and drain the dispatcher before anything is cancelled.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port, reuse_port=True)
     await site.start()
@@ -155,8 +160,13 @@ async def serve_one(settings: Settings, *, primary: bool) -> int:
     log.info("lvzhi is listening on %s", where)
     if settings.simulator.enabled and primary:
         print(f"lvzhi: 模拟器 simulator → {where}/sim", file=sys.stderr)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("stopping: finishing the messages in hand")
     finally:
         await runner.cleanup()
     return 0
