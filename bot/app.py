@@ -59,6 +59,9 @@ def create_app(
     from bot import screen
 
     screen.setup(app)  # the venue screen, behind signed links
+    from bot import reading
+
+    reading.setup(app)  # /r/<token>: personal reading links of notices and study materials
 
     app.cleanup_ctx.append(_database(services, migrate))
     app.cleanup_ctx.append(_outbound(services, start_background))

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.activities import ActivityError, check_audience_reach, members_clause
@@ -45,7 +45,15 @@ from bot.signing import Signer
 from models.activity import Activity, ActivityStatus, Attendance, Audience, LeaveRequest, LeaveStatus
 from models.delivery import Delivery, DeliveryStatus
 from models.member import Identity, LiaisonGroup, Member
-from models.notice import ActivityResponse, Notice, NoticeKind, NoticeReceipt, NoticeStatus, Response
+from models.notice import (
+    ActivityResponse,
+    Notice,
+    NoticeKind,
+    NoticeReceipt,
+    NoticeStatus,
+    Response,
+    StudyMaterial,
+)
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -223,6 +231,11 @@ async def send_notice(session: AsyncSession, notice: Notice, outbox: Outbox) -> 
         await post_to_group_chats(session, outbox, key=f"notice:{notice.id}", audience=notice.audience,
                                   ids=notice.audience_ids, text=notice_text(notice, outbox, activity, None))
     notice.status, notice.recipients, notice.sent_at = NoticeStatus.SENT, len(recipients), outbox.now
+    if notice.material_id is not None:
+        # Marked when it really went out: a push scheduled and then cancelled leaves the material queued.
+        await session.execute(update(StudyMaterial).where(
+            StudyMaterial.id == notice.material_id, StudyMaterial.pushed_at.is_(None)  # type: ignore[union-attr]
+        ).values(pushed_at=outbox.now))
     unbound = sum(1 for r in recipients if not r.identities)
     log.info("notice %s (%s) sent: %d members, %d pushes, %d not bound to a chat", notice.id, notice.kind.value,
              len(recipients), queued, unbound)
@@ -235,6 +248,8 @@ def notice_text(notice: Notice, outbox: Outbox, activity: Activity | None, membe
     link = ""
     if notice.url:
         link = outbox.read_link(notice.id or 0, member_id) if member_id is not None else notice.url
+    elif notice.kind is NoticeKind.STUDY and notice.material_id is not None and member_id is not None:
+        link = outbox.read_link(notice.id or 0, member_id)  # a text material: /r/ shows the text and counts it
     if notice.kind is NoticeKind.MEETING and activity is not None:
         return texts("notice.text.meeting", title=activity.title, when=outbox.when(activity.starts_at),
                      venue=activity.venue or "-", body=f"\n{notice.body}" if notice.body else "",

@@ -107,8 +107,7 @@ async def push_material(session: AsyncSession, material: StudyMaterial, outbox: 
         audience_ids=material.audience_ids if audience_ids is None else audience_ids,
         send_at=send_at, by=by, material_id=material.id,
     )
-    material.pushed_at = material.pushed_at or outbox.now
-    return notice
+    return notice  # ``pushed_at`` is set when the notice goes out (bot.notices.send_notice)
 
 
 async def run_plan(session: AsyncSession, plan: StudyPlan, outbox: Outbox) -> Notice | None:

@@ -11,15 +11,18 @@ from functools import cache
 from bot.router import Handler, HelpEntry, Router
 from handlers import (
     activity,
+    broadcast,
     common,
     leave,
     leave_review,
+    notice_reply,
     profile,
     register,
     report,
     report_review,
     review,
     signin,
+    study,
     welcome,
 )
 
@@ -34,6 +37,9 @@ ROUTERS: list[Router] = [
     leave.router,
     leave_review.router,
     activity.router,
+    notice_reply.router,  # 参加: the answer to a meeting notice
+    study.router,
+    broadcast.router,
     welcome.router,
 ]
 

@@ -185,6 +185,32 @@ async def screen_link(ctx: Context) -> str:
     return ctx.t("activity_chat.screen.link", title=activity.title, url=url)
 
 
+# --- answers to the notice ----------------------------------------------------------------------------------
+
+@router.regex(r"^(?:回执|receipts?)\s*(\d*)$")
+async def receipts(ctx: Context) -> str:
+    """``回执 N``: who confirmed, asked for leave or did not answer, for activity N of the list (organisers of it).
+    The texts and the rendering live with the other notice reports in :mod:`handlers.broadcast`."""
+    from handlers.broadcast import answers_text  # imported here: handlers.broadcast imports this module
+
+    member = _active(ctx)
+    if member is None:
+        return ctx.t("activity_chat.not_member")
+    if not _is_organiser(member):
+        return ctx.t("broadcast_chat.receipts.forbidden_role")
+    rows = await upcoming_for(ctx, member)
+    if not rows:
+        return ctx.t("broadcast_chat.receipts.none", days=LIST_DAYS)
+    typed = ctx.match.group(1) if ctx.match else ""
+    count = min(len(rows), LIST_MAX)
+    if not typed or not 1 <= int(typed) <= count:
+        return ctx.t("broadcast_chat.receipts.bad_number", count=count)
+    activity = rows[int(typed) - 1][0]
+    if not _manages(member, activity):
+        return ctx.t("broadcast_chat.receipts.forbidden", title=activity.title)
+    return await answers_text(ctx, activity, _when(ctx, activity.starts_at))
+
+
 # --- creating: the steps ------------------------------------------------------------------------------------
 
 @router.command(*NEW_WORDS)

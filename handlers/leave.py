@@ -8,6 +8,8 @@ stateDiagram-v2
     [*] --> choose: 请假 / numbered upcoming activities (local time)
     choose --> kind: a number or part of a title
     [*] --> kind: start_leave_for(activity) (a reply to a meeting notice)
+    [*] --> kind: 请假 within 72 h of an unanswered meeting notice / that activity, "其他 for another"
+    kind --> choose: 其他 / the numbered list
     kind --> reason: 1 病假 · 2 事假 · 3 公务 (number or word)
     reason --> [*]: 2–300 characters / filed (pending), approvers told, who decides is said
     [*] --> mine: 我的请假 / recent requests with status and the denial reason
@@ -16,6 +18,11 @@ stateDiagram-v2
 
 Wrong answers are asked again (``ctx.re_ask``); ``取消`` leaves at any step (``handlers.common``) and
 nothing is filed. ``请假`` or ``我的请假`` typed inside the flow means the command, not an answer.
+
+``请假`` soon after a meeting notice means that meeting: when the member's latest notice arrived within
+72 hours, is unanswered and leave can still be asked for it, the flow starts at the type for it and says
+how to pick another activity (``其他``). A request filed in chat answers the notice too (``请假`` in
+:func:`bot.notices.answers_for`); withdrawing it takes that answer back.
 
 The lists shown are stored as ids in the conversation, so "2" and "撤回 2" mean the line the member saw,
 even if another activity or request appeared meanwhile. Every rule (the window, the audience, one open
@@ -34,6 +41,7 @@ from bot.authz import Action, can
 from bot.choices import numbered, pick
 from bot.context import Context
 from bot.router import Router, State, StatesGroup, normalise
+from handlers.notice_reply import forget_leave_answer, record_leave_answer, unanswered_notice
 from models.activity import Activity, ActivityStatus, LeaveKind, LeaveRequest, LeaveStatus
 from models.member import Member, MemberStatus
 
@@ -56,6 +64,7 @@ START_WORDS = ("请假", "leave", "我要请假")
 MINE_WORDS = ("我的请假", "my leave", "请假记录")
 _START = frozenset(normalise(word) for word in START_WORDS)
 _MINE = frozenset(normalise(word) for word in MINE_WORDS)
+_OTHER = frozenset(normalise(word) for word in ("其他", "其它", "别的", "其他活动", "other"))
 KINDS = (LeaveKind.SICK, LeaveKind.PERSONAL, LeaveKind.OFFICIAL)
 # Words members use for a kind that are not part of its name (a part of the name already works: 病, 公).
 KIND_ALIASES = {"生病": LeaveKind.SICK, "住院": LeaveKind.SICK, "出差": LeaveKind.OFFICIAL,
@@ -72,6 +81,16 @@ async def start(ctx: Context) -> str:
     if (refusal := _refusal(ctx)) is not None:
         return refusal
     ctx.conv.finish()  # a fresh start forgets any other conversation's data
+    noticed = await unanswered_notice(ctx.session, _member(ctx), ctx.now)
+    if noticed is not None and await _why_not(ctx, noticed) is None:
+        # Most 请假 right after a notice are about that notice: skip the list, but say how to get it.
+        return "\n".join([await start_leave_for(ctx, noticed.id or 0), ctx.t("study_chat.leave_other")])
+    return await _choose_list(ctx)
+
+
+async def _choose_list(ctx: Context) -> str:
+    """The numbered list of activities leave can be asked for."""
+    ctx.conv.finish()
     activities = await ops.leave_candidates(ctx.session, _member(ctx), ctx.now)
     if not activities:
         return ctx.t("leave_chat.nothing_upcoming")
@@ -108,6 +127,8 @@ async def chose_activity(ctx: Context) -> str:
 async def chose_kind(ctx: Context) -> str:
     if (jumped := await _command_inside(ctx)) is not None:
         return jumped
+    if normalise(ctx.text) in _OTHER:  # not this activity after all: the whole list
+        return await _choose_list(ctx)
     activity = await _current_activity(ctx)
     if activity is None:
         return _lost(ctx)
@@ -136,6 +157,7 @@ async def got_reason(ctx: Context) -> str:
                                 texts=ctx.services.texts)
     except ops.ActivityError as exc:  # closed, already asked (another device) …: say why, nothing filed
         return render_error(ctx, exc)
+    await record_leave_answer(ctx.session, _member(ctx).id or 0, activity, ctx.now)
     ctx.pushed = True  # the approvers' notices: wake the delivery worker after the commit
     decider = "chair" if ops.approval_action(activity) is Action.APPROVE_PLENARY_LEAVE else "group"
     return ctx.t("leave_chat.filed", activity=_line(ctx, activity), kind=ctx.t(f"leave.kind.{kind.value}"),
@@ -235,6 +257,7 @@ async def withdraw(ctx: Context) -> str:
         await ops.withdraw_leave(ctx.session, leave, _member(ctx), now=ctx.now)
     except ops.ActivityError as exc:  # decided meanwhile: say so, and show the list as it is now
         return (await _listing(ctx, render_error(ctx, exc)))[0]
+    await forget_leave_answer(ctx.session, _member(ctx).id or 0, activity.id or 0)
     ctx.conv.finish()
     return ctx.t("leave_chat.mine.withdrawn", activity=_line(ctx, activity))
 

@@ -154,6 +154,14 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture
+async def org(db: Database) -> Any:
+    """The organisation of tests/activity_support.py (two liaison groups, members, leader, secretaries)."""
+    from tests.activity_support import seed_org
+
+    return await seed_org(db)
+
+
+@pytest.fixture
 async def app(db: Database, settings: Settings, clock: FrozenClock) -> AsyncIterator[Any]:
     """The running app (simulator on, WeChat off) over HTTP, on the test database."""
     from tests.support import running_app

@@ -23,17 +23,12 @@ from models.activity import Activity, AttendanceStatus, LeaveKind, SignInMethod
 from models.delivery import Delivery
 from models.member import Committee, Member, Sector
 from models.scheduling import ScheduledTask, TaskStatus
-from tests.activity_support import Org, T, attendance_rows, seed_org
+from tests.activity_support import Org, T, attendance_rows
 from tests.attendance_support import build_year
 from tests.support import ADMIN_AUTH
 
 ACTIVITIES = f"{API_PREFIX}/activities"
 TOMORROW = "2026-11-22T09:00:00+08:00"
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 class SchedulerStub:

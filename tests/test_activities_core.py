@@ -32,15 +32,10 @@ from models.activity import (
 )
 from models.scheduling import ScheduledTask, TaskStatus
 from scheduler.tasks import execute_task
-from tests.activity_support import VENUE, Org, attendance_rows, make_activity, reload, seed_org
+from tests.activity_support import VENUE, Org, attendance_rows, make_activity, reload
 
 T = Catalogue()
 PERIOD = 30
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 async def signin(db: Database, member_id: int, activity_id: int, now: datetime, **checks: bool) -> act.SignInResult:

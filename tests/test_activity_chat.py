@@ -21,17 +21,12 @@ from handlers.activity import choose_groups
 from models.activity import Activity, ActivityType, Audience, LeaveKind, SignInMethod
 from models.member import Member
 from models.scheduling import ScheduledTask, TaskStatus
-from tests.activity_support import VENUE, Org, T, make_activity, seed_org
+from tests.activity_support import VENUE, Org, T, make_activity
 from tests.support import AppHarness, SimChat, running_app
 
 TYPES = "\n".join(f"{n}. {T(f'activity.type.{kind.value}')}" for n, kind in enumerate(ActivityType, start=1))
 GROUPS = "1. 城关镇\n2. 东山镇"
 HALL = "县政协三楼会议室"
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 @pytest.fixture
@@ -294,6 +289,10 @@ async def test_a_group_leader_creates_one_for_his_group_without_choosing(app: Ap
     assert "城关镇 走访" in listing and T("activity_chat.list.organiser_how") in listing
     assert await chen.says("大屏 1") == await expected_screen_answer(app, activity)
     assert "城关镇 走访" not in await app.chat("sim-li").says("活动")
+    # The meeting notice went to the group with the activity, and nowhere else.
+    notices = [text for text in await app.chat("sim-wang").pushes() if "城关镇 走访" in text]
+    assert len(notices) == 1 and "参加" in notices[0]
+    assert not [text for text in await app.chat("sim-li").pushes() if "城关镇 走访" in text]
 
 
 async def test_a_limited_secretary_invites_only_her_groups(app: AppHarness, db: Database, org: Org) -> None:

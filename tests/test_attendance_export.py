@@ -24,13 +24,8 @@ from bot.cli_attendance import (
 from bot.db import Database
 from models.activity import Activity, AttendanceStatus
 from models.member import Member
-from tests.activity_support import Org, T, seed_org
+from tests.activity_support import Org, T
 from tests.attendance_support import SHANGHAI, Year, build_year, local
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 @pytest.fixture

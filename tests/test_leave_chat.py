@@ -25,7 +25,7 @@ from handlers import leave as leave_handler
 from models.activity import Activity, ActivityType, Audience, LeaveKind, LeaveStatus, SignInMethod
 from models.delivery import Delivery
 from models.member import Identity, Member, MemberStatus, Platform
-from tests.activity_support import Org, T, leave_requests, make_activity, seed_org
+from tests.activity_support import Org, T, leave_requests, make_activity
 from tests.support import AppHarness, SimChat, running_app
 
 INSPECTION = "城关镇农贸市场调研"
@@ -39,11 +39,6 @@ KINDS = "1. 病假\n2. 事假\n3. 公务"
 class Plan:
     inspection: Activity  # 城关镇's own, decided by the group
     standing: Activity  # 常委会, decided by the chair's office
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 @pytest.fixture

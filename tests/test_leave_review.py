@@ -28,18 +28,13 @@ from models.activity import (
     LeaveStatus,
 )
 from models.member import Member
-from tests.activity_support import Org, T, attendance_rows, leave_requests, make_activity, seed_org
+from tests.activity_support import Org, T, attendance_rows, leave_requests, make_activity
 from tests.support import AppHarness, SimChat, running_app
 
 INSPECTION = "城关镇农贸市场调研"
 INSPECTION_LINE = f"11月23日 14:30 {INSPECTION}"
 PLENARY = "县政协全体会议"
 PLENARY_LINE = f"11月25日 09:00 {PLENARY}"
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 @pytest.fixture

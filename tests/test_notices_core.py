@@ -27,17 +27,12 @@ from models.scheduling import ScheduledTask, TaskStatus
 from scheduler import notices as notice_tasks
 from scheduler.core import LvzhiScheduler
 from scheduler.tasks import execute_task
-from tests.activity_support import Org, seed_org
+from tests.activity_support import Org
 from tests.conftest import make_settings
 
 T = Catalogue()
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GRACE = timedelta(hours=1)
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 def outbox_at(settings: Settings, clock: FrozenClock) -> Outbox:
@@ -403,3 +398,21 @@ def test_bad_crontab_lines(line: str) -> None:
 
     with pytest.raises(ValueError):
         crontab_trigger(line, SHANGHAI)
+
+
+async def test_a_cancelled_scheduled_push_leaves_the_material_queued(db: Database, org: Org, settings: Settings,
+                                                                     clock: FrozenClock) -> None:
+    async with db.session() as session:
+        plan = await study.create_plan(session, name="每周学习", cron="0 8 * * 1", by=org.qian, now=clock.now())
+        material = await study.add_material(session, title="学习材料", url="https://example.org/a", plan_id=plan.id,
+                                            by=org.qian, now=clock.now())
+        notice = await study.push_material(session, material, outbox_at(settings, clock), send_at=local(22, 8))
+        await notices.cancel_notice(session, notice)
+    async with db.session() as session:
+        stored_plan = await session.get(study.StudyPlan, plan.id)
+        assert stored_plan is not None
+        pushed = await study.run_plan(session, stored_plan, outbox_at(settings, clock))
+        assert pushed is not None and pushed.material_id == material.id and pushed.status is NoticeStatus.SENT
+    async with db.reader() as session:
+        stored = await session.get(StudyMaterial, material.id)
+        assert stored is not None and stored.pushed_at == clock.now()

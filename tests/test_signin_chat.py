@@ -21,17 +21,12 @@ from bot.db import Database
 from models.activity import Activity, AttendanceStatus, Audience, SignInMethod
 from models.conversation import ConversationState
 from models.report import Report, ReportStatus
-from tests.activity_support import VENUE, Org, T, attendance_rows, make_activity, seed_org
+from tests.activity_support import VENUE, Org, T, attendance_rows, make_activity
 from tests.support import AppHarness, running_app
 
 PERIOD = 30
 METRES_PER_DEGREE = 111_194.93  # of latitude, on the sphere bot.activities.distance_m uses
 CATEGORIES = "1. 经济发展\n2. 社会民生\n3. 生态环境\n4. 文化教育\n5. 医疗卫生\n6. 社会治理\n7. 其他"
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 @pytest.fixture

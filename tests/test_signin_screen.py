@@ -22,7 +22,7 @@ from bot.outbound.client import QuotaError, wechat_client
 from bot.screen import qr_data_uri, screen_url
 from models.activity import Activity
 from tests import outbound_support as support
-from tests.activity_support import Org, T, make_activity, seed_org
+from tests.activity_support import Org, T, make_activity
 from tests.outbound_support import MockApi
 from tests.support import AppHarness, running_app
 from tests.test_official_account import wechat_settings
@@ -32,11 +32,6 @@ mock_api, http, services = support.mock_api, support.http, support.services  # f
 PERIOD = 30
 QR_CREATE = "/cgi-bin/qrcode/create"
 EXPECTED = 7  # active members of seed_org (the suspended one is not expected)
-
-
-@pytest.fixture
-async def org(db: Database) -> Org:
-    return await seed_org(db)
 
 
 @pytest.fixture

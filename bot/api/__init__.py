@@ -10,6 +10,8 @@ Every endpoint but the OpenAPI document needs ``Authorization: Bearer <admin.api
     report action its status does not allow ──► 409 {"error": "illegal_transition"}
     activities, attendance, leave (bot.api.activities): bad input 400 {"error": "invalid"}; a state that
     does not allow the action 409 (not_scheduled, not_open, unchanged, already_decided)
+    notices and study (bot.api.notices, bot.api.study): the same; 409 not_scheduled (cancelling a notice
+    already sent or cancelled), not_sent (resending one not sent yet)
 
 The document itself is at ``GET /api/v1/openapi.json`` (:mod:`bot.api.openapi`).
 """
@@ -36,6 +38,7 @@ def setup_admin_api(app: web.Application) -> None:
     app.router.add_get(f"{API_PREFIX}/reports/{{report_id}}", reports.get_report)
     app.router.add_post(f"{API_PREFIX}/reports/{{report_id}}/{{action}}", reports.report_action)
     _add_activity_routes(app)
+    _add_notice_routes(app)
 
 
 def _add_activity_routes(app: web.Application) -> None:
@@ -56,3 +59,24 @@ def _add_activity_routes(app: web.Application) -> None:
     app.router.add_get(f"{API_PREFIX}/leave", a.list_leave)
     app.router.add_post(f"{API_PREFIX}/leave/{{leave_id}}/approve", a.approve_leave)
     app.router.add_post(f"{API_PREFIX}/leave/{{leave_id}}/deny", a.deny_leave)
+
+
+def _add_notice_routes(app: web.Application) -> None:
+    from bot.api import notices as n
+    from bot.api import study as s
+
+    one = f"{API_PREFIX}/notices/{{notice_id}}"
+    app.router.add_post(f"{API_PREFIX}/notices", n.create_broadcast)
+    app.router.add_get(f"{API_PREFIX}/notices", n.list_notices)
+    app.router.add_get(one, n.get_notice)
+    app.router.add_post(f"{one}/cancel", n.cancel_notice)
+    app.router.add_post(f"{one}/resend", n.resend_notice)
+    app.router.add_get(f"{API_PREFIX}/activities/{{activity_id}}/answers", n.activity_answers)
+    material = f"{API_PREFIX}/study/materials/{{material_id}}"
+    app.router.add_post(f"{API_PREFIX}/study/materials", s.create_material)
+    app.router.add_get(f"{API_PREFIX}/study/materials", s.list_materials)
+    app.router.add_get(material, s.get_material)
+    app.router.add_post(f"{material}/push", s.push_material)
+    app.router.add_post(f"{API_PREFIX}/study/plans", s.create_plan)
+    app.router.add_get(f"{API_PREFIX}/study/plans", s.list_plans)
+    app.router.add_delete(f"{API_PREFIX}/study/plans/{{plan_id}}", s.stop_plan)

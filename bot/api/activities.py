@@ -29,13 +29,12 @@ catalogue (Chinese, ready to show). A state that does not allow the action is **
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ClassVar
+from datetime import timedelta
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,13 +43,11 @@ from bot import attendance_report as report
 from bot.activities import ActivityDraft, ActivityError
 from bot.api.common import (
     ApiError,
-    Model,
     admin_endpoint,
     not_found,
-    parse_body,
-    parse_query,
     path_id,
 )
+from bot.api.forms import MAX_PER_PAGE, AudienceBody, Aware, Strict, arm, bad, body_of, iso, query_of, ref
 from bot.notices import outbox_for
 from bot.screen import TOKEN_GRACE, screen_url
 from bot.services import Services, services_of
@@ -69,8 +66,6 @@ from models.member import Committee, LiaisonGroup, Member, Sector
 
 log = logging.getLogger(__name__)
 
-MAX_PER_PAGE = 200
-INVALID = 400  # this part of the API answers bad input with 400 (members and reports: 422), as specified
 WINDOW_MAX = 24 * 60  # minutes, as the configured defaults (bot.config.ActivitySettings)
 DESCRIPTION_MAX = 5000
 
@@ -100,31 +95,13 @@ CONFLICTS = {
 # --- bodies and queries ---------------------------------------------------------------------------------
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:  # a naive time is refused: guessing the zone would move a meeting by hours
-        raise ValueError("give a time zone offset, e.g. 2026-11-22T09:00:00+08:00")
-    return value
-
-
-Aware = Annotated[datetime, AfterValidator(_aware)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class GeofenceBody(_Strict):
+class GeofenceBody(Strict):
     latitude: float
     longitude: float
     radius_m: int
 
 
-class AudienceBody(_Strict):
-    kind: Audience = Audience.ALL
-    ids: list[int] = Field(default_factory=list, description="group, sector, committee or member ids")
-
-
-class ActivityFields(_Strict):
+class ActivityFields(Strict):
     """Every field of an activity, all optional: the PATCH body (``null`` resets the optional ones:
     ``ends_at``, ``geofence``, ``group_id`` and the window minutes go back to their defaults)."""
 
@@ -170,7 +147,7 @@ class CreateBody(ActivityFields):
     notice_at: Aware | None = Field(None, description="when to push the notice; default: now")
 
 
-class ListQuery(_Strict):
+class ListQuery(Strict):
     starts_from: Aware | None = Field(None, alias="from", description="starts at or after")
     starts_to: Aware | None = Field(None, alias="to", description="starts before")
     status: ActivityStatus | None = None
@@ -180,18 +157,18 @@ class ListQuery(_Strict):
     per_page: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
-class CorrectionBody(_Strict):
+class CorrectionBody(Strict):
     status: AttendanceStatus
     reason: str
 
 
-class YearQuery(_Strict):
+class YearQuery(Strict):
     year: int = Field(ge=2000, le=2100)
     group_id: int | None = Field(None, ge=1)
     member_id: int | None = Field(None, ge=1)
 
 
-class LeaveQuery(_Strict):
+class LeaveQuery(Strict):
     status: LeaveStatus | None = None
     activity_id: int | None = Field(None, ge=1)
     member_id: int | None = Field(None, ge=1)
@@ -199,36 +176,8 @@ class LeaveQuery(_Strict):
     per_page: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
-class DecisionBody(_Strict):
+class DecisionBody(Strict):
     note: str = ""
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Out in UTC, as every other endpoint: an object fresh from a request still holds the caller's offset."""
-    return moment.astimezone(UTC).isoformat() if moment is not None else None
-
-
-def _as_invalid(exc: ApiError) -> ApiError:
-    """The common helpers answer 422; this part of the API answers 400 (same body)."""
-    return ApiError(INVALID, exc.error, exc.message, exc.fields) if exc.status == 422 else exc
-
-
-async def _body(request: web.Request, model: type[Model]) -> Model:
-    try:
-        return await parse_body(request, model)
-    except ApiError as exc:
-        raise _as_invalid(exc) from None
-
-
-def _query(query: Mapping[str, str], model: type[Model]) -> Model:
-    try:
-        return parse_query(query, model)
-    except ApiError as exc:
-        raise _as_invalid(exc) from None
-
-
-def _bad(field: str, message: str) -> ApiError:
-    return ApiError(INVALID, "invalid", message, [{"field": field, "message": message}])
 
 
 def _refused(error: ActivityError, services: Services) -> ApiError:
@@ -236,7 +185,7 @@ def _refused(error: ActivityError, services: Services) -> ApiError:
     message = services.texts(error.key, **error.values)
     if error.key in CONFLICTS:
         return ApiError(409, CONFLICTS[error.key], message)
-    return _bad(FIELD_OF.get(error.key, "body"), message)
+    return bad(FIELD_OF.get(error.key, "body"), message)
 
 
 # --- activities -------------------------------------------------------------------------------------------
@@ -244,7 +193,7 @@ def _refused(error: ActivityError, services: Services) -> ApiError:
 
 @admin_endpoint
 async def create_activity(request: web.Request) -> web.Response:
-    body = await _body(request, CreateBody)
+    body = await body_of(request, CreateBody)
     services = services_of(request.app)
     draft = ActivityDraft(type=body.type, title=body.title, starts_at=body.starts_at)
     _apply_fields(draft, body, body.model_fields_set)
@@ -257,13 +206,13 @@ async def create_activity(request: web.Request) -> web.Response:
         except ActivityError as exc:
             raise _refused(exc, services) from None
         answer = await _detail(session, activity)
-    await _arm(services)
+    await arm(services)
     return web.json_response(await _with_screen(services, activity, answer), status=201)
 
 
 @admin_endpoint
 async def list_activities(request: web.Request) -> web.Response:
-    query = _query(request.query, ListQuery)
+    query = query_of(request.query, ListQuery)
     async with services_of(request.app).db.reader() as session:
         total = await session.scalar(_filtered(select(func.count()).select_from(Activity), query))
         rows = (await session.scalars(
@@ -287,7 +236,7 @@ async def get_activity(request: web.Request) -> web.Response:
 
 @admin_endpoint
 async def patch_activity(request: web.Request) -> web.Response:
-    body = await _body(request, PatchBody)
+    body = await body_of(request, PatchBody)
     services = services_of(request.app)
     async with services.db.session() as session:
         activity = await _activity(session, request)
@@ -304,7 +253,7 @@ async def patch_activity(request: web.Request) -> web.Response:
         except ActivityError as exc:
             raise _refused(exc, services) from None
         answer = await _detail(session, activity)
-    await _arm(services)
+    await arm(services)
     return web.json_response(await _with_screen(services, activity, answer))
 
 
@@ -319,7 +268,7 @@ async def cancel_activity(request: web.Request) -> web.Response:
         except ActivityError as exc:
             raise _refused(exc, services) from None
         answer = await _detail(session, activity)
-    await _arm(services)  # drops the armed close job
+    await arm(services)  # drops the armed close job
     return web.json_response(await _with_screen(services, activity, answer))
 
 
@@ -343,7 +292,7 @@ async def close_activity(request: web.Request) -> web.Response:
             await cancel_task(session, kind=ops.CLOSE_TASK, ref=str(activity.id))
         answer = await _detail(session, activity)
     if closed_now:
-        await _arm(services)
+        await arm(services)
     return web.json_response({**await _with_screen(services, activity, answer), "closed_now": closed_now})
 
 
@@ -375,7 +324,7 @@ async def get_attendance(request: web.Request) -> web.Response:
         "activity": {"id": activity.id, "title": activity.title, "status": activity.status.value,
                      "starts_at": iso(activity.starts_at), "signin_closes_at": iso(activity.signin_closes_at)},
         "tally": tally_json(tally),
-        "groups": [{"group": _ref(group, groups), **counts.as_json(with_pending=open_)}
+        "groups": [{"group": ref(group, groups), **counts.as_json(with_pending=open_)}
                    for group, counts in per_group.items()],
         "items": [_sheet_row_json(row, groups) for row in rows],
     })
@@ -383,7 +332,7 @@ async def get_attendance(request: web.Request) -> web.Response:
 
 @admin_endpoint
 async def correct_attendance(request: web.Request) -> web.Response:
-    body = await _body(request, CorrectionBody)
+    body = await body_of(request, CorrectionBody)
     services = services_of(request.app)
     async with services.db.session() as session:
         activity = await _activity(session, request)
@@ -407,7 +356,7 @@ async def attendance_history(request: web.Request) -> web.Response:
 
 @admin_endpoint
 async def year_attendance(request: web.Request) -> web.Response:
-    query = _query(request.query, YearQuery)
+    query = query_of(request.query, YearQuery)
     services = services_of(request.app)
     settings = services.settings
     bounds = report.year_bounds(query.year, ZoneInfo(settings.scheduler.timezone))
@@ -426,11 +375,11 @@ async def year_attendance(request: web.Request) -> web.Response:
         "totals": total.as_json(),
         "members": [{
             "member": {"id": m.member_id, "name": m.name},
-            "group": _ref(m.group_id, names["group"]),
+            "group": ref(m.group_id, names["group"]),
             **m.counts.as_json(),
             "by_type": {type_.value: counts.as_json() for type_, counts in sorted(m.by_type.items())},
         } for m in members],
-        "groups": [{"group": _ref(g.group_id, names["group"]), "members": g.members, **g.counts.as_json()}
+        "groups": [{"group": ref(g.group_id, names["group"]), "members": g.members, **g.counts.as_json()}
                    for g in groups],
     })
 
@@ -440,7 +389,7 @@ async def year_attendance(request: web.Request) -> web.Response:
 
 @admin_endpoint
 async def list_leave(request: web.Request) -> web.Response:
-    query = _query(request.query, LeaveQuery)
+    query = query_of(request.query, LeaveQuery)
     filters = [column == value for column, value in (
         (LeaveRequest.status, query.status), (LeaveRequest.activity_id, query.activity_id),
         (LeaveRequest.member_id, query.member_id)) if value is not None]
@@ -467,7 +416,7 @@ async def deny_leave(request: web.Request) -> web.Response:
 
 async def _decide(request: web.Request, *, approve: bool) -> web.Response:
     leave_id = path_id(request, "leave_id")
-    body = await _body(request, DecisionBody)
+    body = await body_of(request, DecisionBody)
     services = services_of(request.app)
     async with services.db.session() as session:
         leave = await session.get(LeaveRequest, leave_id)
@@ -522,7 +471,7 @@ async def _check_references(session: AsyncSession, draft: ActivityDraft) -> None
     """Ids that must exist: the organising group and the audience's groups, sectors or committees
     (member ids are checked by bot.activities, with its own message)."""
     if draft.group_id is not None and await session.get(LiaisonGroup, draft.group_id) is None:
-        raise _bad("group_id", f"unknown liaison group {draft.group_id}")
+        raise bad("group_id", f"unknown liaison group {draft.group_id}")
     table = {Audience.GROUPS: LiaisonGroup, Audience.SECTORS: Sector, Audience.COMMITTEES: Committee}.get(
         draft.audience)
     if table is None or not draft.audience_ids:
@@ -532,20 +481,7 @@ async def _check_references(session: AsyncSession, draft: ActivityDraft) -> None
     )).all())
     unknown = sorted(set(draft.audience_ids) - known)
     if unknown:
-        raise _bad("audience.ids", f"unknown {draft.audience.value}: {unknown}")
-
-
-async def _arm(services: Services) -> None:
-    """Arm (or drop) the close, notice and reminder tasks at once instead of within the scheduler's 5-minute
-    resync. The change is committed already: a failure here only delays the job, so it is logged, not
-    answered with a 500."""
-    services.wake_delivery()  # notices and changes were queued with the activity
-    if services.scheduler is None:
-        return
-    try:
-        await services.scheduler.sync()
-    except Exception:
-        log.exception("scheduler sync after an activity change failed; the periodic resync will catch up")
+        raise bad("audience.ids", f"unknown {draft.audience.value}: {unknown}")
 
 
 def _filtered(statement: Any, query: ListQuery) -> Any:
@@ -583,10 +519,6 @@ async def _tallies(session: AsyncSession, activities: list[Activity]) -> dict[in
     return found
 
 
-def _ref(ident: int | None, names: dict[int, str]) -> dict[str, Any] | None:
-    return None if ident is None else {"id": ident, "name": names.get(ident, "")}
-
-
 def _minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
 
@@ -606,7 +538,7 @@ def activity_json(activity: Activity, groups: dict[int, str]) -> dict[str, Any]:
         "geofence": fence,
         "require_location": activity.require_location,
         "audience": {"kind": activity.audience.value, "ids": list(activity.audience_ids or [])},
-        "group": _ref(activity.group_id, groups),
+        "group": ref(activity.group_id, groups),
         "signin_opens_at": iso(activity.signin_opens_at),
         "signin_closes_at": iso(activity.signin_closes_at),
         "late_after": iso(activity.late_after),
@@ -647,7 +579,7 @@ def _sheet_row_json(row: report.SheetRow, groups: dict[int, str]) -> dict[str, A
     leave = row.leave
     return {
         "member": {"id": row.member_id, "name": row.name},
-        "group": _ref(row.group_id, groups),
+        "group": ref(row.group_id, groups),
         "status": row.status,
         "method": row.method,
         "signed_in_at": iso(row.signed_in_at),
@@ -669,7 +601,7 @@ async def _history(session: AsyncSession, activity: Activity, member: Member) ->
         "member": {"id": member.id, "name": member.name},
         "attendance": None if row is None else {
             "status": row.status.value, "method": row.method.value, "signed_in_at": iso(row.signed_in_at),
-            "group": _ref(row.group_id, groups), "leave_id": row.leave_id, "updated_at": iso(row.updated_at),
+            "group": ref(row.group_id, groups), "leave_id": row.leave_id, "updated_at": iso(row.updated_at),
         },
         "corrections": [{"from": c.from_status, "to": c.to_status, "reason": c.reason,
                          "by": c.by_name or None, "by_id": c.by_id, "at": iso(c.at)} for c in corrections],
@@ -688,7 +620,7 @@ def leave_json(leave: LeaveRequest, activity: Activity, member: Member, groups: 
         "activity": {"id": activity.id, "title": activity.title, "type": activity.type.value,
                      "starts_at": iso(activity.starts_at)},
         "member": {"id": member.id, "name": member.name},
-        "group": _ref(member.group_id, groups),
+        "group": ref(member.group_id, groups),
         "kind": leave.kind.value,
         "reason": leave.reason,
         "status": leave.status.value,

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.api import activities_openapi, reports_openapi
+from bot.api import activities_openapi, notices_openapi, reports_openapi
 from bot.api.openapi_parts import COMMON_ERRORS as _COMMON_ERRORS
 from bot.api.openapi_parts import error as _error
 from bot.api.openapi_parts import json_ref as _json
@@ -33,7 +33,9 @@ DOCUMENT: dict[str, Any] = {
         "version": "1",
         "description": (
             "Members of the CPPCC committee: list, read, approve or reject registrations, change role or "
-            "status; social-condition reports; deliveries; activities, their attendance and leave requests. "
+            "status; social-condition reports; deliveries; activities, their attendance and leave requests; "
+            "broadcasts and every notice's report (reached, failed, read), answers to meeting notices; study "
+            "materials and plans. "
             "Every endpoint but this document needs `Authorization: Bearer <admin.api_token>`. "
             "Approving or rejecting tells the applicant in chat."
         ),
@@ -114,6 +116,7 @@ DOCUMENT: dict[str, Any] = {
         },
         **reports_openapi.PATHS,
         **activities_openapi.PATHS,
+        **notices_openapi.PATHS,
         "/deliveries": {
             "get": {
                 "summary": "Each recipient's push: sent (channel), queued, failed (why) or given up",
@@ -140,6 +143,7 @@ DOCUMENT: dict[str, Any] = {
         "schemas": {
             **reports_openapi.SCHEMAS,
             **activities_openapi.SCHEMAS,
+            **notices_openapi.SCHEMAS,
             "Ref": _REF,
             "Member": {
                 "type": "object",
@@ -216,7 +220,9 @@ DOCUMENT: dict[str, Any] = {
                     "error": {"type": "string", "enum": ["api_disabled", "unauthorized", "not_found",
                                                          "not_pending", "rejected", "invalid",
                                                          "illegal_transition",
-                                                         *activities_openapi.ERROR_CODES]},
+                                                         *activities_openapi.ERROR_CODES,
+                                                         *(code for code in notices_openapi.ERROR_CODES
+                                                           if code not in activities_openapi.ERROR_CODES)]},
                     "message": {"type": "string"},
                 },
             },

@@ -43,7 +43,7 @@ _KINDS = {"text": Kind.TEXT, "click": Kind.CLICK, "scan": Kind.SCAN, "location":
 class SimInput(BaseModel):
     user: str = Field(min_length=1, max_length=64, pattern=r"^[\w\-.@\u4e00-\u9fff]+$")
     type: str = Field("text", pattern="^(" + "|".join(_KINDS) + ")$")
-    text: str = Field("", max_length=4000)
+    text: str = Field("", max_length=8000)  # above the longest text a conversation takes (a study text: 5000)
     key: str = Field("", max_length=128)
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)

@@ -1,0 +1,714 @@
+"""``群发`` / ``broadcast``: a secretary pushes a notice to an audience, now or at a chosen time;
+``群发记录`` / ``通知记录``: the recent notices with what came of them (``详情 N``, ``补发 N``, ``撤销 N``).
+Also the text of ``回执 N`` (who answered an activity's notice how), whose route lives in
+:mod:`handlers.activity` beside ``大屏 N`` because it counts in that module's list.
+
+```mermaid
+stateDiagram-v2
+    [*] --> [*]: 群发, not a secretary / refused
+    [*] --> kind: 群发 / 1 全体委员 (unlimited reach only) · 2 联络组 · 3 界别 · 4 专委会 (unlimited) · 5 指定委员
+    kind --> choose: 2–4 / numbered groups (within reach), sectors or committees
+    kind --> members: 5 / names
+    kind --> title: 1
+    choose --> title: numbers or names ("1 3")
+    members --> title: names that each match one active member within reach (else listed back)
+    title --> body: 1–100 characters
+    body --> preview: 1–1500 characters; the first link is tracked (each member gets a personal link)
+    preview --> [*]: 确认 / sent: how many queued, how many not bound
+    preview --> [*]: 定时 <time in the future> / scheduled (a task at that moment)
+    preview --> body: 修改
+    preview --> [*]: 取消 / nothing sent
+    [*] --> listed: 群发记录 / the newest notices within reach, numbered, with counts
+    listed --> listed: 详情 N / report · 补发 N / resend to the failed · 撤销 N / cancel a scheduled one
+```
+
+**Who may.** :data:`Action.BROADCAST`: secretaries within their scope (a limited secretary reaches only
+their groups or members of them, so 全体 / 界别 / 专委会 are not offered), admins everywhere. The choices
+come from :func:`bot.authz.groups_within_reach`; :func:`bot.notices.create_notice` checks the reach again
+when the notice is stored, so a scope changed mid-conversation is still refused.
+
+**The link.** A notice carries one tracked link (``Notice.url``): every member receives a personal, signed
+link that records the read. So the first ``http(s)://`` link of the content moves there; when it stood
+in the middle of a sentence a short "link below" marker takes its place. The preview shows the result.
+
+**Lists.** The notices listed by ``群发记录`` are stored as ids in the conversation, so ``撤销 2`` cancels the
+line the secretary saw even if a newer notice arrived meanwhile (cancelling the wrong one would be silent).
+``详情``/``补发``/``撤销`` answer only in that state: outside it they are nobody's command words.
+
+**Scheduling.** Sending now queues the pushes in this message's transaction; scheduling writes a task row.
+The handler sets ``ctx.pushed`` / ``ctx.scheduled`` so the dispatcher wakes the delivery worker or
+re-arms the scheduler after the commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func, or_, select
+
+from bot import notices as core
+from bot.activities import ActivityError, check_audience_reach, members_clause
+from bot.authz import Action, groups_within_reach
+from bot.choices import numbered
+from bot.context import Context
+from bot.notices import Outbox, outbox_for
+from bot.router import Router, State, StatesGroup, normalise
+from bot.timeparse import parse_when
+from handlers.activity import choose_groups
+from models.activity import Activity, Audience
+from models.delivery import Delivery
+from models.member import Committee, Identity, LiaisonGroup, Member, MemberStatus, Sector
+from models.notice import Notice, NoticeKind, NoticeReceipt, NoticeStatus
+
+
+class NewBroadcast(StatesGroup):
+    kind = State()
+    choose = State()
+    members = State()
+    title = State()
+    body = State()
+    preview = State()
+
+
+class Records(StatesGroup):
+    listed = State()
+
+
+router = Router("broadcast")
+router.describe("群发", "broadcast_chat.help.new", audience="secretary")
+router.describe("群发记录", "broadcast_chat.help.records", audience="secretary")
+router.describe("回执", "broadcast_chat.help.receipts", audience="secretary")
+
+START_WORDS = ("群发", "broadcast", "群发通知", "发通知")
+RECORD_WORDS = ("群发记录", "通知记录", "broadcasts", "notices")
+_START = frozenset(normalise(word) for word in START_WORDS)
+_RECORDS = frozenset(normalise(word) for word in RECORD_WORDS)
+CONFIRM_WORDS = frozenset(normalise(word) for word in ("确认", "确定", "发送", "立即发送", "confirm", "send", "yes"))
+EDIT_WORDS = frozenset(normalise(word) for word in ("修改", "重写", "edit"))
+_SCHEDULE = re.compile(r"^(?:定时发送|定时|schedule)\s*(.*)$")
+_DETAIL = re.compile(r"^(?:详情|detail|details)\s*(\d+)$")
+_RESEND = re.compile(r"^(?:补发|resend)\s*(\d+)$")
+_CANCEL = re.compile(r"^(?:撤销|revoke)\s*(\d+)$")
+_NUMBER = re.compile(r"^(\d+)$")
+
+# The audience kinds in the order (and with the numbers) the question shows; a secretary sees only those
+# within reach, but a number always means the same kind, so instructions can be passed on between people.
+KINDS: tuple[Audience, ...] = (Audience.ALL, Audience.GROUPS, Audience.SECTORS, Audience.COMMITTEES,
+                               Audience.MEMBERS)
+KIND_WORDS: dict[Audience, tuple[str, ...]] = {
+    Audience.ALL: ("全体", "全体委员", "所有", "所有委员", "all"),
+    Audience.GROUPS: ("联络组", "按联络组", "group", "groups"),
+    Audience.SECTORS: ("界别", "按界别", "sector", "sectors"),
+    Audience.COMMITTEES: ("专委会", "按专委会", "committee", "committees"),
+    Audience.MEMBERS: ("指定委员", "委员", "名单", "members"),
+}
+_KIND_OF = {normalise(word): kind for kind, words in KIND_WORDS.items() for word in words}
+OPTION_TABLES = {Audience.GROUPS: LiaisonGroup, Audience.SECTORS: Sector, Audience.COMMITTEES: Committee}
+
+_URL = re.compile(r"https?://[^\s，。；！？、（）()【】《》<>\"“”'‘’]+", re.IGNORECASE)
+_NAME_SPLIT = re.compile(r"[\s,，、;；]+")
+_QUALIFIED = re.compile(r"^(.+?)[(（](.+?)[)）]$")  # 王芳（城关镇）: a name and a group to tell twins apart
+NAMES_MAX = 200  # names in one message: beyond this a list belongs in the admin API
+LIST_MAX = 10
+CANDIDATES = 200  # notices looked at for a limited secretary's list (most are filtered out)
+SHOWN_NAMES = 30  # names per line in a report before "… and N more"
+
+
+# --- 群发: the steps ------------------------------------------------------------------------------------------
+
+@router.command(*START_WORDS)
+async def start(ctx: Context) -> str:
+    member = broadcaster(ctx)
+    if member is None:
+        return refusal(ctx)
+    ctx.conv.finish()  # a fresh start forgets any other conversation's data
+    ctx.conv.set(NewBroadcast.kind)
+    return ctx.t("broadcast_chat.new.ask_kind", choices=_kind_choices(ctx, member))
+
+
+@router.on_cancel(NewBroadcast)
+async def cancelled(ctx: Context) -> str:
+    return ctx.t("broadcast_chat.new.cancelled")
+
+
+@router.state(NewBroadcast.kind)
+async def got_kind(ctx: Context) -> str:
+    if (interrupted := await _interrupted(ctx)) is not None:
+        return interrupted
+    return await _audience_chosen(ctx, await answer_kind(ctx, choose=NewBroadcast.choose,
+                                                         members=NewBroadcast.members))
+
+
+@router.state(NewBroadcast.choose)
+async def got_choice(ctx: Context) -> str:
+    if (interrupted := await _interrupted(ctx)) is not None:
+        return interrupted
+    return await _audience_chosen(ctx, await answer_choice(ctx))
+
+
+@router.state(NewBroadcast.members)
+async def got_members(ctx: Context) -> str:
+    if (interrupted := await _interrupted(ctx)) is not None:
+        return interrupted
+    return await _audience_chosen(ctx, await answer_members(ctx))
+
+
+async def _audience_chosen(ctx: Context, answer: str | ChosenAudience) -> str:
+    if isinstance(answer, str):
+        return answer
+    ctx.conv.set(NewBroadcast.title, audience=answer.audience.value, ids=answer.ids, label=answer.label)
+    return await _ask_title(ctx)
+
+
+@router.state(NewBroadcast.title)
+async def got_title(ctx: Context) -> str:
+    if (interrupted := await _interrupted(ctx)) is not None:
+        return interrupted
+    title = " ".join(ctx.text.split())
+    if not title or len(title) > core.TITLE_MAX:
+        return ctx.re_ask("broadcast_chat.new.bad_title", max=core.TITLE_MAX, length=len(title))
+    ctx.conv.set(NewBroadcast.body, title=title)
+    return ctx.t("broadcast_chat.new.ask_body", max=core.BODY_MAX)
+
+
+@router.state(NewBroadcast.body)
+async def got_body(ctx: Context) -> str:
+    if (interrupted := await _interrupted(ctx)) is not None:
+        return interrupted
+    text = ctx.text  # line breaks are part of the content: not folded like a title
+    if not text or len(text) > core.BODY_MAX:
+        return ctx.re_ask("broadcast_chat.new.bad_body", max=core.BODY_MAX, length=len(text))
+    body, url = split_link(text, ctx.t("broadcast_chat.link_below"))
+    ctx.conv.set(NewBroadcast.preview, body=body, url=url)
+    return await _preview(ctx)
+
+
+@router.state(NewBroadcast.preview)
+async def got_decision(ctx: Context) -> str:
+    if (interrupted := await _interrupted(ctx)) is not None:
+        return interrupted
+    typed = normalise(ctx.text)
+    if typed in EDIT_WORDS:
+        ctx.conv.set(NewBroadcast.body)
+        return ctx.t("broadcast_chat.new.ask_body", max=core.BODY_MAX)
+    if typed in CONFIRM_WORDS:
+        return await _create(ctx, None)
+    if (send_at := scheduled_at(ctx)) is not None:
+        return send_at if isinstance(send_at, str) else await _create(ctx, send_at)
+    return ctx.re_ask("broadcast_chat.new.preview_how")
+
+
+def scheduled_at(ctx: Context) -> datetime | str | None:
+    """``定时 <time>`` typed at a preview: the moment (UTC, in the future), or the question asked again when
+    the time is missing, unreadable or past; None when the text is not ``定时 …`` at all."""
+    found = _SCHEDULE.match(normalise(ctx.text))
+    if found is None:
+        return None
+    if not found.group(1):
+        return ctx.re_ask("broadcast_chat.new.schedule_how")
+    zone = _zone(ctx)
+    local_now = ctx.now.astimezone(zone)
+    parsed = parse_when(found.group(1), local_now.date())
+    if parsed is None:
+        return ctx.re_ask("broadcast_chat.new.bad_time", text=found.group(1)[:30])
+    send_at = parsed.replace(tzinfo=zone)
+    if send_at <= local_now:
+        return ctx.re_ask("broadcast_chat.new.past_time", when=_local(ctx, send_at))
+    return send_at.astimezone(UTC)
+
+
+# --- 群发: helpers --------------------------------------------------------------------------------------------
+
+async def _interrupted(ctx: Context) -> str | None:
+    """群发 typed inside the flow starts again, 群发记录 shows the list (the draft is dropped: it was not
+    confirmed); a member who lost the right to broadcast is stopped."""
+    typed = normalise(ctx.text)
+    if typed in _START or broadcaster(ctx) is None:
+        return await start(ctx)
+    if typed in _RECORDS:
+        return await show_records(ctx)
+    return None
+
+
+async def _ask_title(ctx: Context) -> str:
+    count = await _count(ctx, Audience(ctx.conv.data["audience"]), ctx.conv.data.get("ids", []))
+    return ctx.t("broadcast_chat.new.ask_title", audience=ctx.conv.data["label"], count=count, max=core.TITLE_MAX)
+
+
+async def _preview(ctx: Context) -> str:
+    data = ctx.conv.data
+    audience, ids = Audience(data["audience"]), [int(i) for i in data.get("ids", [])]
+    recipients = await core.recipients_of(ctx.session, audience, ids)
+    unbound = sum(1 for recipient in recipients if not recipient.identities)
+    draft = Notice(kind=NoticeKind.BROADCAST, title=data["title"], body=data["body"], url=data["url"])
+    text = core.notice_text(draft, await outbox_for(ctx.services, ctx.session), None, None)
+    chats = await _group_chats(ctx, audience, ids)
+    return ctx.t(
+        "broadcast_chat.new.preview", text=text, audience=data["label"], count=len(recipients),
+        unbound=ctx.t("broadcast_chat.new.unbound", count=unbound) if unbound else "",
+        link=ctx.t("broadcast_chat.new.link_tracked") if data["url"] else "",
+        chats=ctx.t("broadcast_chat.new.chats", names="、".join(chats)) if chats else "",
+    )
+
+
+async def _group_chats(ctx: Context, audience: Audience, ids: Sequence[int]) -> list[str]:
+    """The configured WeCom group chats the notice will be posted to as well (the rule of
+    :func:`bot.notices.post_to_group_chats`: the committee-wide chat always, a group's chat when the
+    audience includes members of that group), so the secretary knows who else reads it."""
+    chats = ctx.services.settings.notices.group_chats
+    if not chats:
+        return []
+    touched = set((await ctx.session.scalars(
+        select(LiaisonGroup.name).join(Member, Member.group_id == LiaisonGroup.id)
+        .where(members_clause(audience, list(ids))).distinct()
+    )).all())
+    return [ctx.t("broadcast_chat.new.chat_all") if chat.group == "*" else ctx.t("broadcast_chat.new.chat_of",
+                                                                                   group=chat.group)
+            for chat in chats if chat.group == "*" or chat.group in touched]
+
+
+async def _create(ctx: Context, send_at: datetime | None) -> str:
+    member = broadcaster(ctx)
+    assert member is not None
+    data = ctx.conv.data
+    outbox = await outbox_for(ctx.services, ctx.session)
+    try:
+        notice = await core.create_notice(
+            ctx.session, outbox, kind=NoticeKind.BROADCAST, title=data["title"], body=data["body"], url=data["url"],
+            audience=Audience(data["audience"]), audience_ids=[int(i) for i in data.get("ids", [])],
+            send_at=send_at, by=member,
+        )
+    except ActivityError as refused:
+        ctx.conv.finish()
+        return _refused(ctx, refused)
+    label = data["label"]
+    ctx.conv.finish()
+    if notice.status is NoticeStatus.SCHEDULED:
+        ctx.scheduled = True  # the send task was written: the scheduler arms it after the commit
+        count = await _count(ctx, notice.audience, notice.audience_ids)
+        return ctx.t("broadcast_chat.new.scheduled", title=notice.title, when=outbox.when(notice.send_at),
+                     audience=label, count=count)
+    ctx.pushed = True  # the pushes were queued: wake the delivery worker after the commit
+    bound = int(await ctx.session.scalar(select(func.count()).select_from(NoticeReceipt).where(
+        NoticeReceipt.notice_id == notice.id, NoticeReceipt.identities > 0)) or 0)
+    return ctx.t("broadcast_chat.new.sent", title=notice.title, count=notice.recipients, queued=bound,
+                 unbound=ctx.t("broadcast_chat.new.sent_unbound", count=notice.recipients - bound)
+                 if notice.recipients > bound else "")
+
+
+def split_link(text: str, marker: str) -> tuple[str, str]:
+    """The content without its first link, and that link (tracked per member). A link on a line of its
+    own or at the very end simply moves; one inside a sentence leaves ``marker`` ("see the link below")."""
+    found = _URL.search(text)
+    if found is None or len(found.group(0)) > core.URL_MAX:
+        return text, ""
+    url = found.group(0)
+    before, after = text[:found.start()], text[found.end():]
+    line_before = before.rsplit("\n", 1)[-1].strip()
+    line_after = after.split("\n", 1)[0].strip()
+    if (not line_before and not line_after) or not after.strip():
+        body = (before.rstrip() + after).strip()  # "填报说明：" keeps its colon: the link follows at the end
+    else:
+        body = f"{before}{marker}{after}".strip()
+    return body, url
+
+
+async def match_members(
+    ctx: Context, text: str, reach: frozenset[int] | None
+) -> tuple[list[tuple[int, str]], list[str]]:
+    """Names typed (comma, space or 、 separated; ``王芳（城关镇）`` picks one of two 王芳) → the active members
+    found, in the order typed, and one line per name that is unknown, ambiguous or outside ``reach``."""
+    wanted: list[tuple[str, str]] = []
+    for token in _tokens(text):
+        qualified = _QUALIFIED.match(token)
+        wanted.append((qualified.group(1), qualified.group(2)) if qualified else (token, ""))
+    names = sorted({name for name, _ in wanted})
+    rows = (await ctx.session.execute(
+        select(Member.id, Member.name, Member.group_id, LiaisonGroup.name)
+        .outerjoin(LiaisonGroup, LiaisonGroup.id == Member.group_id)
+        .where(Member.status == MemberStatus.ACTIVE, Member.name.in_(names))  # type: ignore[attr-defined]
+        .order_by(Member.id)
+    )).all() if names else []
+    found: list[tuple[int, str]] = []
+    problems: list[str] = []
+    for name, group in wanted:
+        candidates = [row for row in rows if row[1] == name]
+        if group:
+            candidates = [row for row in candidates if row[3] and normalise(group) in normalise(row[3])]
+        if not candidates:
+            problems.append(ctx.t("broadcast_chat.new.unknown_name", name=name))
+        elif len(candidates) > 1:
+            choices = "、".join(f"{name}（{row[3] or '-'}）" for row in candidates)
+            problems.append(ctx.t("broadcast_chat.new.ambiguous_name", name=name, choices=choices))
+        elif reach is not None and candidates[0][2] not in reach:
+            problems.append(ctx.t("broadcast_chat.new.name_out_of_reach", name=name))
+        elif candidates[0][0] not in {member_id for member_id, _ in found}:
+            found.append((candidates[0][0], name))
+    return found, problems
+
+
+def _tokens(text: str) -> list[str]:
+    return [token for token in _NAME_SPLIT.split(text.strip()) if token]
+
+
+# --- choosing an audience: shared with other secretaries' conversations (handlers.study) -----------------------
+
+@dataclass(frozen=True, slots=True)
+class ChosenAudience:
+    audience: Audience
+    ids: list[int]
+    label: str  # "联络组：城关镇、东山镇", for the next questions and the preview
+
+
+def ask_kind(ctx: Context, intro_key: str) -> str:
+    """The kind question (``intro_key`` takes ``{choices}``): the numbered kinds within the sender's reach."""
+    member = broadcaster(ctx)
+    assert member is not None
+    return ctx.t(intro_key, choices=_kind_choices(ctx, member))
+
+
+async def answer_kind(ctx: Context, *, choose: State, members: State) -> str | ChosenAudience:
+    """The answer to :func:`ask_kind`: 全体 is complete; groups, sectors and committees move the conversation
+    to ``choose`` and members to ``members`` with the next question; anything else is asked again."""
+    member = broadcaster(ctx)
+    assert member is not None  # the caller checked
+    kind = _kind_typed(ctx.text)
+    if kind is None:
+        return ctx.re_ask("broadcast_chat.new.bad_kind", text=ctx.text[:20], choices=_kind_choices(ctx, member))
+    if kind not in _kinds_for(member):
+        return ctx.re_ask("broadcast_chat.new.kind_out_of_reach", kind=ctx.t(f"broadcast_chat.kind.{kind.value}"),
+                          choices=_kind_choices(ctx, member))
+    if kind is Audience.ALL:
+        return ChosenAudience(kind, [], ctx.t("broadcast_chat.kind.all"))
+    if kind is Audience.MEMBERS:
+        ctx.conv.set(members, audience=kind.value)
+        return ctx.t("broadcast_chat.new.ask_members")
+    ids, names = await _options(ctx, member, kind)
+    if not ids:
+        return ctx.re_ask("broadcast_chat.new.no_options", kind=ctx.t(f"broadcast_chat.kind.{kind.value}"),
+                          choices=_kind_choices(ctx, member))
+    ctx.conv.set(choose, audience=kind.value, options=ids, option_names=names)
+    return ctx.t(f"broadcast_chat.new.ask_{kind.value}", choices=numbered(names))
+
+
+async def answer_choice(ctx: Context) -> str | ChosenAudience:
+    """Numbers or names of the groups / sectors / committees listed by :func:`answer_kind`."""
+    data = ctx.conv.data
+    names: list[str] = list(data["option_names"])
+    chosen = choose_groups(ctx.text, names)
+    if not chosen:
+        return ctx.re_ask("broadcast_chat.new.bad_choice", text=ctx.text[:20], choices=numbered(names))
+    ids = [int(data["options"][index]) for index in chosen]
+    kind = Audience(data["audience"])
+    if await _count(ctx, kind, ids) == 0:  # nobody active there: sending would reach nobody
+        return ctx.re_ask("broadcast_chat.new.empty_choice", choices=numbered(names))
+    label = ctx.t(f"broadcast_chat.kind.{kind.value}") + "：" + "、".join(names[index] for index in chosen)
+    return ChosenAudience(kind, ids, label)
+
+
+async def answer_members(ctx: Context) -> str | ChosenAudience:
+    """Names that each match one active member within the sender's reach (else listed back)."""
+    member = broadcaster(ctx)
+    assert member is not None
+    if len(_tokens(ctx.text)) > NAMES_MAX:  # refused rather than cut: a silently shortened list would be worse
+        return ctx.re_ask("broadcast_chat.new.too_many_names", max=NAMES_MAX)
+    found, problems = await match_members(ctx, ctx.text, groups_within_reach(member, Action.BROADCAST))
+    if problems or not found:
+        return ctx.re_ask("broadcast_chat.new.bad_members", problems="\n".join(problems)
+                          or ctx.t("broadcast_chat.new.no_names"), found=len(found))
+    names = [name for _, name in found]
+    shown = "、".join(names[:SHOWN_NAMES]) + (ctx.t("broadcast_chat.more", count=len(names))
+                                             if len(names) > SHOWN_NAMES else "")
+    label = ctx.t("broadcast_chat.kind.members") + "：" + shown
+    return ChosenAudience(Audience.MEMBERS, [member_id for member_id, _ in found], label)
+
+
+def _kinds_for(member: Member) -> list[Audience]:
+    """A limited reach covers groups and members of them only: 全体, a sector or a committee crosses groups."""
+    if groups_within_reach(member, Action.BROADCAST) is None:
+        return list(KINDS)
+    return [Audience.GROUPS, Audience.MEMBERS]
+
+
+def _kind_choices(ctx: Context, member: Member) -> str:
+    allowed = _kinds_for(member)
+    return "\n".join(f"{number}. {ctx.t(f'broadcast_chat.kind.{kind.value}')}"
+                     for number, kind in enumerate(KINDS, start=1) if kind in allowed)
+
+
+def _kind_typed(text: str) -> Audience | None:
+    typed = normalise(text).replace(" ", "").rstrip(".、")
+    if typed.isdigit():
+        number = int(typed)
+        return KINDS[number - 1] if 1 <= number <= len(KINDS) else None
+    return _KIND_OF.get(typed)
+
+
+async def _options(ctx: Context, member: Member, kind: Audience) -> tuple[list[int], list[str]]:
+    """The groups within reach, or every sector / committee (only offered with an unlimited reach)."""
+    table = OPTION_TABLES[kind]
+    query = select(table.id, table.name).order_by(table.id)  # type: ignore[attr-defined]
+    reach = groups_within_reach(member, Action.BROADCAST)
+    if kind is Audience.GROUPS and reach is not None:
+        query = query.where(LiaisonGroup.id.in_(reach))  # type: ignore[union-attr]
+    rows = (await ctx.session.execute(query)).all()
+    return [int(row[0]) for row in rows], [str(row[1]) for row in rows]
+
+
+async def _count(ctx: Context, audience: Audience, ids: Sequence[int]) -> int:
+    return int(await ctx.session.scalar(
+        select(func.count()).select_from(Member).where(members_clause(audience, list(ids)))) or 0)
+
+
+def _refused(ctx: Context, refused: ActivityError) -> str:
+    """The core's refusals speak of activities; say them in a broadcast's words where they differ."""
+    key = {"activity.error.audience_out_of_reach": "broadcast_chat.error.out_of_reach",
+           "activity.error.forbidden": "broadcast_chat.forbidden",
+           "activity.error.unknown_members": "broadcast_chat.error.unknown_members"}.get(refused.key, refused.key)
+    return ctx.t(key, **refused.values)
+
+
+# --- 群发记录: the list and what can be done with it -----------------------------------------------------------
+
+@router.command(*RECORD_WORDS)
+async def show_records(ctx: Context) -> str:
+    member = broadcaster(ctx)
+    if member is None:
+        return refusal(ctx)
+    ctx.conv.finish()
+    notices = await visible_notices(ctx, member)
+    if not notices:
+        return ctx.t("broadcast_chat.records.empty")
+    ctx.conv.set(Records.listed, ids=[notice.id for notice in notices])
+    outbox = await outbox_for(ctx.services, ctx.session)
+    lines = [ctx.t("broadcast_chat.records.title")]
+    for number, notice in enumerate(notices, start=1):
+        lines.append(ctx.t("broadcast_chat.records.item", number=number,
+                           kind=ctx.t(f"broadcast_chat.notice_kind.{notice.kind.value}"), title=notice.title,
+                           state=await _state_line(ctx, notice, outbox)))
+    lines.append(ctx.t("broadcast_chat.records.how"))
+    return "\n".join(lines)
+
+
+@router.regex(_DETAIL.pattern, state=Records.listed)
+@router.regex(_NUMBER.pattern, state=Records.listed)
+async def detail(ctx: Context) -> str:
+    picked = await _picked(ctx)
+    if isinstance(picked, str):
+        return picked
+    number, notice = picked
+    outbox = await outbox_for(ctx.services, ctx.session)
+    head = ctx.t("broadcast_chat.detail.head", kind=ctx.t(f"broadcast_chat.notice_kind.{notice.kind.value}"),
+                 title=notice.title, audience=await _audience_label(ctx, notice))
+    if notice.status is not NoticeStatus.SENT:
+        key = "broadcast_chat.detail.scheduled" if notice.status is NoticeStatus.SCHEDULED \
+            else "broadcast_chat.detail.cancelled"
+        return "\n".join([head, ctx.t(key, when=outbox.when(notice.send_at), number=number)])
+    report = await core.notice_report(ctx.session, notice)
+    lines = [head, ctx.t("broadcast_chat.detail.counts", when=outbox.when(notice.sent_at or notice.send_at),
+                         recipients=report.recipients, reached=report.reached, failed=report.failed,
+                         pending=report.pending, not_bound=report.not_bound, read=report.read)]
+    if notice.resends:
+        lines.append(ctx.t("broadcast_chat.detail.resent", times=notice.resends))
+    if report.unreached:
+        codes = await _error_codes(ctx, notice)
+        lines.append(ctx.t("broadcast_chat.detail.unreached_title", count=len(report.unreached)))
+        for item in report.unreached[:SHOWN_NAMES]:
+            lines.append(ctx.t("broadcast_chat.detail.unreached_item", name=item.name,
+                               reason=_reason(ctx, item.reason, codes.get(item.member_id))))
+        if len(report.unreached) > SHOWN_NAMES:
+            lines.append(ctx.t("broadcast_chat.detail.unreached_more", count=len(report.unreached) - SHOWN_NAMES))
+    else:
+        lines.append(ctx.t("broadcast_chat.detail.all_reached"))
+    if report.failed:
+        lines.append(ctx.t("broadcast_chat.detail.resend_how", number=number))
+    return "\n".join(lines)
+
+
+@router.regex(_RESEND.pattern, state=Records.listed)
+async def resend(ctx: Context) -> str:
+    picked = await _picked(ctx)
+    if isinstance(picked, str):
+        return picked
+    _, notice = picked
+    if notice.status is not NoticeStatus.SENT:
+        return ctx.t("broadcast_chat.resend.not_sent", title=notice.title)
+    report = await core.notice_report(ctx.session, notice)
+    failed = sum(1 for item in report.unreached if item.reason.startswith("failed"))
+    try:
+        queued = await core.resend_unreached(ctx.session, notice, await outbox_for(ctx.services, ctx.session))
+    except ActivityError as refused:
+        return _refused(ctx, refused)
+    if not queued:
+        return ctx.t("broadcast_chat.resend.nothing", title=notice.title, pending=report.pending,
+                     not_bound=report.not_bound)
+    ctx.pushed = True  # the resends were queued: wake the delivery worker after the commit
+    return ctx.t("broadcast_chat.resend.done", title=notice.title, count=failed, not_bound=report.not_bound)
+
+
+@router.regex(_CANCEL.pattern, state=Records.listed)
+async def revoke(ctx: Context) -> str:
+    picked = await _picked(ctx)
+    if isinstance(picked, str):
+        return picked
+    _, notice = picked
+    try:
+        await core.cancel_notice(ctx.session, notice)
+    except ActivityError:
+        return ctx.t("broadcast_chat.revoke.not_scheduled", title=notice.title)
+    ctx.scheduled = True  # the send task was cancelled: the scheduler drops it after the commit
+    return ctx.t("broadcast_chat.revoke.done", title=notice.title)
+
+
+async def _picked(ctx: Context) -> tuple[int, Notice] | str:
+    """The notice of line N of the list the secretary saw, or why not (rights lost, bad number)."""
+    member = broadcaster(ctx)
+    if member is None:
+        ctx.conv.finish()
+        return refusal(ctx)
+    ids = [int(ident) for ident in ctx.conv.data.get("ids", [])]
+    number = int(ctx.match.group(1)) if ctx.match else 0
+    if not 1 <= number <= len(ids):
+        return ctx.t("broadcast_chat.records.bad_number", count=len(ids))
+    notice = await ctx.session.get(Notice, ids[number - 1])
+    if notice is None or not await _may_see(ctx, member, [notice]):
+        return ctx.t("broadcast_chat.records.gone")
+    return number, notice
+
+
+async def visible_notices(ctx: Context, member: Member) -> list[Notice]:
+    """The newest notices (any kind) this secretary created or whose audience lies within their reach."""
+    query = select(Notice).order_by(Notice.created_at.desc(), Notice.id.desc())  # type: ignore[attr-defined]
+    if groups_within_reach(member, Action.BROADCAST) is None:
+        return list((await ctx.session.scalars(query.limit(LIST_MAX))).all())
+    # A limited reach only ever covers group and member-list audiences (or the secretary's own notices).
+    narrow: ColumnElement[bool] = or_(Notice.created_by_id == member.id,
+                                      Notice.audience.in_([Audience.GROUPS, Audience.MEMBERS]))  # type: ignore[attr-defined]
+    candidates = list((await ctx.session.scalars(query.where(narrow).limit(CANDIDATES))).all())
+    return (await _may_see(ctx, member, candidates))[:LIST_MAX]
+
+
+async def _may_see(ctx: Context, member: Member, notices: list[Notice]) -> list[Notice]:
+    """Those of ``notices`` the member created or could have sent (the core's own reach rule)."""
+    listed = [n.id for n in notices if n.audience is Audience.MEMBERS]
+    everyone = {int(i) for n in notices if n.audience is Audience.MEMBERS for i in n.audience_ids}
+    groups = dict((await ctx.session.execute(
+        select(Member.id, Member.group_id).where(Member.id.in_(sorted(everyone)))  # type: ignore[union-attr]
+    )).all()) if listed and everyone else {}
+    visible = []
+    for notice in notices:
+        if notice.created_by_id == member.id:
+            visible.append(notice)
+            continue
+        member_groups = [groups.get(int(i)) for i in notice.audience_ids] if notice.audience is Audience.MEMBERS \
+            else []
+        try:
+            check_audience_reach(member, Action.BROADCAST, notice.audience, notice.audience_ids, member_groups)
+        except ActivityError:
+            continue
+        visible.append(notice)
+    return visible
+
+
+async def _state_line(ctx: Context, notice: Notice, outbox: Outbox) -> str:
+    if notice.status is NoticeStatus.SCHEDULED:
+        return ctx.t("broadcast_chat.records.state_scheduled", when=outbox.when(notice.send_at))
+    if notice.status is NoticeStatus.CANCELLED:
+        return ctx.t("broadcast_chat.records.state_cancelled", when=outbox.when(notice.send_at))
+    report = await core.notice_report(ctx.session, notice)
+    pending = ctx.t("broadcast_chat.records.pending", count=report.pending) if report.pending else ""
+    return ctx.t("broadcast_chat.records.state_sent", when=outbox.when(notice.sent_at or notice.send_at),
+                 recipients=report.recipients, reached=report.reached, failed=report.failed,
+                 not_bound=report.not_bound, read=report.read, pending=pending)
+
+
+async def _audience_label(ctx: Context, notice: Notice) -> str:
+    if notice.audience is Audience.ALL:
+        return ctx.t("broadcast_chat.kind.all")
+    kind = ctx.t(f"broadcast_chat.kind.{notice.audience.value}")
+    table = OPTION_TABLES.get(notice.audience, Member)
+    rows = (await ctx.session.execute(select(table.id, table.name).where(  # type: ignore[attr-defined]
+        table.id.in_([int(i) for i in notice.audience_ids])))).all()  # type: ignore[attr-defined]
+    names = dict((int(row[0]), str(row[1])) for row in rows)
+    shown = [names.get(int(i), "?") for i in notice.audience_ids]
+    more = ctx.t("broadcast_chat.more", count=len(shown)) if len(shown) > SHOWN_NAMES else ""
+    return f"{kind}：{'、'.join(shown[:SHOWN_NAMES])}{more}"
+
+
+def _reason(ctx: Context, reason: str, code: int | None) -> str:
+    """The core's reason codes (``not_bound``, ``pending``, ``failed: <error>``) in words. A platform error
+    the secretary can act on (the member unfollowed) is said in plain Chinese instead of the API's text."""
+    if reason.startswith("failed"):
+        known = f"broadcast_chat.reason.code_{code}"
+        error = ctx.t(known) if code is not None and ctx.services.texts.has(known) \
+            else reason.partition(":")[2].strip() or "-"
+        return ctx.t("broadcast_chat.reason.failed", error=error)
+    return ctx.t(f"broadcast_chat.reason.{reason}")
+
+
+async def _error_codes(ctx: Context, notice: Notice) -> dict[int, int]:
+    """Per member, the platform error code of a failed push of this notice (the report keeps only the text)."""
+    rows = (await ctx.session.execute(
+        select(Delivery.member_id, func.max(Delivery.error_code))
+        .where(Delivery.topic == f"notice:{notice.id}", Delivery.error_code.is_not(None))  # type: ignore[union-attr]
+        .group_by(Delivery.member_id)
+    )).all()
+    return {int(member_id): int(code) for member_id, code in rows if member_id is not None}
+
+
+# --- 回执 N: answers to an activity's notice (the route is in handlers.activity) ---------------------------------
+
+async def answers_text(ctx: Context, activity: Activity, when: str) -> str:
+    """Who confirmed, who asked for leave, who did not answer: names per answer, long lines cut with a count;
+    and how many of the silent are not bound (they never received the notice)."""
+    answers = await core.answers_for(ctx.session, activity)
+    clause = members_clause(activity.audience, activity.audience_ids or [])
+    names = dict((await ctx.session.execute(select(Member.id, Member.name).where(clause))).all())
+    bound = set((await ctx.session.scalars(
+        select(Identity.member_id).join(Member, Member.id == Identity.member_id).where(clause).distinct()
+    )).all())
+    total = len(answers.attend) + len(answers.leave) + len(answers.no_answer)
+    lines = [ctx.t("broadcast_chat.receipts.head", title=activity.title, when=when, total=total)]
+    for key, ids in (("attend", answers.attend), ("leave", answers.leave), ("no_answer", answers.no_answer)):
+        lines.append(ctx.t(f"broadcast_chat.receipts.{key}", count=len(ids), names=_names(ctx, ids, names)))
+    unbound = sum(1 for member_id in answers.no_answer if member_id not in bound)
+    if unbound:
+        lines.append(ctx.t("broadcast_chat.receipts.unbound", count=unbound))
+    return "\n".join(lines)
+
+
+def _names(ctx: Context, ids: Sequence[int], names: dict[int, str]) -> str:
+    if not ids:
+        return ctx.t("broadcast_chat.receipts.nobody")
+    shown = "、".join(names.get(member_id, "?") for member_id in ids[:SHOWN_NAMES])
+    return shown + (ctx.t("broadcast_chat.more", count=len(ids)) if len(ids) > SHOWN_NAMES else "")
+
+
+# --- small helpers ------------------------------------------------------------------------------------------
+
+def broadcaster(ctx: Context) -> Member | None:
+    """The sender when they may broadcast to at least one group (an active secretary or admin)."""
+    member = ctx.member
+    if member is None or groups_within_reach(member, Action.BROADCAST) == frozenset():
+        return None
+    return member
+
+
+def refusal(ctx: Context) -> str:
+    member = ctx.member
+    return ctx.t("broadcast_chat.not_member" if member is None or member.status is not MemberStatus.ACTIVE
+                 else "broadcast_chat.forbidden")
+
+
+def _zone(ctx: Context) -> ZoneInfo:
+    return ZoneInfo(ctx.services.settings.scheduler.timezone)  # the committee's local time
+
+
+def _local(ctx: Context, moment: datetime) -> str:
+    """``2026年11月20日 09:00``: the year too, since a wrong year is the usual reason a time is in the past."""
+    local = moment.astimezone(_zone(ctx))
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
