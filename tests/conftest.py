@@ -154,6 +154,17 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture
+def scheduler(api: Any) -> Any:
+    """The admin API's scheduler replaced by a stub that counts the syncs it is asked for."""
+    from bot.services import SERVICES_KEY
+    from tests.support import SchedulerStub
+
+    stub = SchedulerStub()
+    api.app[SERVICES_KEY].scheduler = stub
+    return stub
+
+
+@pytest.fixture
 async def org(db: Database) -> Any:
     """The organisation of tests/activity_support.py (two liaison groups, members, leader, secretaries)."""
     from tests.activity_support import seed_org

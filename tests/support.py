@@ -94,6 +94,26 @@ ADMIN_TOKEN = "s3cret-token"
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+async def call(api: TestClient, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
+    """An admin API request with the token; asserts the status and returns the JSON body."""
+    headers = {**ADMIN_AUTH, **kwargs.pop("headers", {})}
+    response = await api.request(method, path, headers=headers, **kwargs)
+    assert response.status == expect, await response.text()
+    return await response.json()
+
+
+class SchedulerStub:
+    """Stands in for scheduler.core.LvzhiScheduler in API tests: counts the syncs the API asks for (the
+    scheduler itself is tested in tests/test_scheduler.py)."""
+
+    def __init__(self) -> None:
+        self.syncs = 0
+
+    async def sync(self) -> dict[str, int]:
+        self.syncs += 1
+        return {}
+
+
 async def admin_api_client(db: Database, settings: Settings, clock: Clock) -> TestClient:
     """The admin API alone (no transports, no background work) on the test database."""
     app = web.Application()

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -25,35 +24,12 @@ from models.member import Committee, Member, Sector
 from models.scheduling import ScheduledTask, TaskStatus
 from tests.activity_support import Org, T, attendance_rows
 from tests.attendance_support import build_year
-from tests.support import ADMIN_AUTH
+from tests.support import SchedulerStub, call
 
 ACTIVITIES = f"{API_PREFIX}/activities"
 TOMORROW = "2026-11-22T09:00:00+08:00"
 
 
-class SchedulerStub:
-    """Stands in for scheduler.core.LvzhiScheduler: counts the syncs the API asks for."""
-
-    def __init__(self) -> None:
-        self.syncs = 0
-
-    async def sync(self) -> dict[str, int]:
-        self.syncs += 1
-        return {}
-
-
-@pytest.fixture
-def scheduler(api: TestClient) -> SchedulerStub:
-    stub = SchedulerStub()
-    api.app[SERVICES_KEY].scheduler = stub  # type: ignore[index]
-    return stub
-
-
-async def call(api: TestClient, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
-    headers = {**ADMIN_AUTH, **kwargs.pop("headers", {})}
-    response = await api.request(method, path, headers=headers, **kwargs)
-    assert response.status == expect, await response.text()
-    return await response.json()
 
 
 async def create(api: TestClient, **fields: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -28,35 +27,12 @@ from models.member import Member
 from models.notice import Notice, Response
 from models.scheduling import ScheduledTask, TaskStatus
 from tests.activity_support import Org, T
-from tests.support import ADMIN_AUTH
+from tests.support import SchedulerStub, call
 
 NOTICES = f"{API_PREFIX}/notices"
 TOMORROW_8 = "2026-11-22T08:00:00+08:00"
 
 
-class SchedulerStub:
-    """Stands in for scheduler.core.LvzhiScheduler: counts the syncs the API asks for."""
-
-    def __init__(self) -> None:
-        self.syncs = 0
-
-    async def sync(self) -> dict[str, int]:
-        self.syncs += 1
-        return {}
-
-
-@pytest.fixture
-def scheduler(api: TestClient) -> SchedulerStub:
-    stub = SchedulerStub()
-    api.app[SERVICES_KEY].scheduler = stub  # type: ignore[index]
-    return stub
-
-
-async def call(api: TestClient, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
-    headers = {**ADMIN_AUTH, **kwargs.pop("headers", {})}
-    response = await api.request(method, path, headers=headers, **kwargs)
-    assert response.status == expect, await response.text()
-    return await response.json()
 
 
 async def broadcast(api: TestClient, expect: int = 201, **fields: Any) -> dict[str, Any]:

@@ -21,9 +21,8 @@ from models.delivery import Delivery
 from models.notice import ReadVia, StudyMaterial
 from models.scheduling import TaskStatus
 from tests.activity_support import Org, T
-from tests.test_notices_api import TOMORROW_8, SchedulerStub, call, scheduler, task_of
-
-__all__ = ["scheduler"]  # a fixture shared with the notices tests
+from tests.support import SchedulerStub, call
+from tests.test_notices_api import TOMORROW_8, task_of
 
 MATERIALS = f"{API_PREFIX}/study/materials"
 PLANS = f"{API_PREFIX}/study/plans"
