@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.authz import Action, can
 from bot.events import Reply
 from bot.i18n import Catalogue
+from bot.notify import tell_member
 from models.member import Identity, Member, MemberStatus, Role
 from models.report import (
     ADOPTION_ORDER,
@@ -400,12 +401,6 @@ async def _record(
     return event
 
 
-async def _identities(session: AsyncSession, member_id: int) -> list[Identity]:
-    return list((await session.scalars(
-        select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
-    )).all())
-
-
 def member_notice(report: Report, event: ReportEvent, texts: Catalogue) -> str:
     """What the member is told about a transition (the comment included)."""
     values = {"title": report.title, "comment": event.comment or texts("report.notify.no_comment"),
@@ -417,21 +412,10 @@ async def _notify_member(
     session: AsyncSession, report: Report, event: ReportEvent, by: Member | None, texts: Catalogue
 ) -> bool:
     """Push the transition to the member, unless the member made it (their chat reply says it)."""
-    from bot.outbound.queue import enqueue
-
     if by is not None and by.id == report.member_id:
         return False
-    text = member_notice(report, event, texts)
-    queued = False
-    for identity in await _identities(session, report.member_id):
-        queued = await enqueue(
-            session, platform=identity.platform.value, recipient=identity.external_id, reply=Reply(text=text),
-            key=f"report:{report.id}:event:{event.id}:{identity.id}", member_id=report.member_id,
-        ) or queued
-    if not queued:
-        log.warning("report %s: member %s has no chat identity to tell about %s",
-                    report.id, report.member_id, event.action)
-    return queued
+    return await tell_member(session, report.member_id, member_notice(report, event, texts),
+                             key=f"report:{report.id}:event:{event.id}")
 
 
 async def _notify_reviewers(session: AsyncSession, report: Report, event: ReportEvent, texts: Catalogue) -> bool:
