@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 TITLE_MAX = 100
 VENUE_MAX = 200
+HALF_DAYS_MAX = 20  # a five-day plenary session
 REASON_MIN, REASON_MAX = 2, 300
 CLOSE_TASK = "activity.close"
 SCENE_PREFIX = "signin:"
@@ -111,6 +112,15 @@ class ActivityDraft:
     opens_minutes_before: int | None = None  # None: the configured default
     closes_minutes_after: int | None = None
     late_after_minutes: int | None = None
+    half_days: int | None = None  # how many half-days it counts for in the duty ledger; None: from its length
+
+
+def half_days_between(starts_at: datetime, ends_at: datetime) -> int:
+    """A half-day is a morning or an afternoon (about 4.5 hours); longer activities count two per day."""
+    hours = (ends_at - starts_at).total_seconds() / 3600
+    if hours <= 24:
+        return max(1, round(hours / 4.5))
+    return 2 * math.ceil(hours / 24)
 
 
 def check_draft(draft: ActivityDraft) -> None:
@@ -128,6 +138,8 @@ def check_draft(draft: ActivityDraft) -> None:
         raise ActivityError("activity.error.geofence_range")
     if draft.radius_m is not None and not 10 <= draft.radius_m <= 50_000:
         raise ActivityError("activity.error.radius")
+    if draft.half_days is not None and not 1 <= draft.half_days <= HALF_DAYS_MAX:
+        raise ActivityError("activity.error.half_days", max=HALF_DAYS_MAX)
     if draft.require_location and draft.latitude is None:
         raise ActivityError("activity.error.location_needs_geofence")
     if draft.audience is not Audience.ALL and not draft.audience_ids:
@@ -210,6 +222,7 @@ async def create_activity(
         signin_opens_at=now, signin_closes_at=now, late_after=now,  # set just below
     )
     apply_window(activity, settings, draft)
+    activity.half_days = draft.half_days or half_days_between(activity.starts_at, activity.ends_at)
     session.add(activity)
     await session.flush()
     await _schedule_close(session, activity, now)
@@ -240,6 +253,7 @@ async def reschedule_activity(
     activity.require_location, activity.audience = draft.require_location, draft.audience
     activity.audience_ids, activity.group_id = sorted(set(draft.audience_ids)), draft.group_id
     apply_window(activity, settings, draft)
+    activity.half_days = draft.half_days or half_days_between(activity.starts_at, activity.ends_at)
     activity.updated_at = now
     await _schedule_close(session, activity, now)
     if outbox is not None:
@@ -291,6 +305,8 @@ def draft_of(activity: Activity) -> ActivityDraft:
         opens_minutes_before=minutes(activity.starts_at - activity.signin_opens_at),
         closes_minutes_after=minutes(activity.signin_closes_at - activity.starts_at),
         late_after_minutes=minutes(activity.late_after - activity.starts_at),
+        half_days=activity.half_days if activity.half_days != half_days_between(activity.starts_at, activity.ends_at)
+        else None,
     )
 
 

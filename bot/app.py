@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
 from bot.dispatcher import Dispatcher
+from bot.duty_rules import load_rules
 from bot.i18n import Catalogue
 from bot.logs import new_request_id, request_id
 from bot.router import Router
@@ -29,6 +30,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db=Database(settings.database.url, echo=settings.database.echo),
         clock=clock or Clock(),
         texts=Catalogue(settings.locale),
+        rules=load_rules(settings.duty.rules_file),
     )
 
 

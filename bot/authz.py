@@ -55,6 +55,7 @@ class Action(enum.StrEnum):
     BROADCAST = "broadcast"
     REVIEW_REPORT = "review_report"
     EXPORT_ARCHIVE = "export_archive"
+    VERIFY_DUTY = "verify_duty"  # self-reported duties, appeals and adjustments of the ledger
     # Secretaries with an unlimited scope.
     IMPORT_ROSTER = "import_roster"
     APPROVE_PLENARY_LEAVE = "approve_plenary_leave"  # the chair's office: plenary and standing committee
@@ -83,6 +84,7 @@ RULES: dict[Action, Rule] = {
     Action.BROADCAST: Rule(Role.SECRETARY, Reach.GROUP),
     Action.REVIEW_REPORT: Rule(Role.SECRETARY, Reach.GROUP),
     Action.EXPORT_ARCHIVE: Rule(Role.SECRETARY, Reach.GROUP),
+    Action.VERIFY_DUTY: Rule(Role.SECRETARY, Reach.GROUP),
     Action.IMPORT_ROSTER: Rule(Role.SECRETARY, Reach.GLOBAL),
     Action.APPROVE_PLENARY_LEAVE: Rule(Role.SECRETARY, Reach.GLOBAL),
     Action.MANAGE_SCORING: Rule(Role.SECRETARY, Reach.GLOBAL),

@@ -180,6 +180,30 @@ class NoticeSettings(BaseModel):
         return value
 
 
+class DutySettings(BaseModel):
+    # The assessment rules (bot/data/duty_rules/*.yaml shows two); empty: the shipped county.yaml.
+    rules_file: str = ""
+    rebuild_at: str = "02:30"  # HH:MM local time: the nightly full rebuild of this year's ledger; "" disables
+
+    @field_validator("rules_file")
+    @classmethod
+    def _valid_rules(cls, value: str) -> str:
+        from bot.duty_rules import RulesError, load_rules
+
+        try:
+            load_rules(value)
+        except RulesError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("rebuild_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("write the time as HH:MM, e.g. 02:30, or leave it empty")
+        return value
+
+
 _NUDGE = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -204,6 +228,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     activities: ActivitySettings = ActivitySettings()
     notices: NoticeSettings = NoticeSettings()
+    duty: DutySettings = DutySettings()
     logging: LoggingSettings = LoggingSettings()
     locale: Literal["zh_CN", "en"] = "zh_CN"
     media_dir: str = "./var/media"

@@ -10,6 +10,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from bot.duty_rules import DutyRules, YearRules, load_rules
 from bot.i18n import Catalogue
 from bot.signing import Signer, load_signer
 
@@ -30,6 +31,7 @@ class Services:
     delivery: Any = None  # bot.outbound.worker.DeliveryWorker, once started
     scheduler: Any = None  # scheduler.core.LvzhiScheduler, once started
     extras: dict[str, Any] = field(default_factory=dict)
+    rules: DutyRules | None = None  # the assessment rules (duty.rules_file), loaded with the services
     _signer: Signer | None = field(default=None, repr=False)
 
     async def signer(self, session: AsyncSession | None = None) -> Signer:
@@ -39,6 +41,11 @@ class Services:
             key = self.settings.admin.signing_key.get_secret_value()
             self._signer = await load_signer(self.db, key, session)
         return self._signer
+
+    def year_rules(self, year: int) -> YearRules:
+        if self.rules is None:
+            self.rules = load_rules(self.settings.duty.rules_file)
+        return self.rules.for_year(year)
 
     def wake_delivery(self) -> None:
         """Tell the delivery worker that rows were queued (it also polls, so this only saves latency)."""

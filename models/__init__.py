@@ -15,6 +15,18 @@ from models.activity import (
 )
 from models.conversation import ConversationState, InboundMessage
 from models.delivery import Channel, Delivery, DeliveryStatus, SimMessage
+from models.duty import (
+    AppealStatus,
+    ClaimStatus,
+    DutyAdjustment,
+    DutyAppeal,
+    DutyClaim,
+    DutyClaimPhoto,
+    DutyEntry,
+    DutyYear,
+    EntrySource,
+    EntryStatus,
+)
 from models.member import (
     ApplicationStatus,
     Committee,
@@ -60,6 +72,7 @@ __all__ = [
     "ActivityType",
     "AdoptionLevel",
     "AppSecret",
+    "AppealStatus",
     "ApplicationStatus",
     "Attendance",
     "AttendanceCorrection",
@@ -67,10 +80,19 @@ __all__ = [
     "Audience",
     "Channel",
     "ChatWindow",
+    "ClaimStatus",
     "Committee",
     "ConversationState",
     "Delivery",
     "DeliveryStatus",
+    "DutyAdjustment",
+    "DutyAppeal",
+    "DutyClaim",
+    "DutyClaimPhoto",
+    "DutyEntry",
+    "DutyYear",
+    "EntrySource",
+    "EntryStatus",
     "Identity",
     "InboundMessage",
     "Instruction",

@@ -62,6 +62,7 @@ class Activity(SQLModel, table=True):
     latitude: float | None = Field(default=None, nullable=True)
     longitude: float | None = Field(default=None, nullable=True)
     radius_m: int | None = Field(default=None, nullable=True)
+    half_days: int = Field(default=1)  # what it counts for in the duty ledger ("plenary: 5 points per half-day")
     require_location: bool = Field(default=False)  # a code alone is not enough: the member must be inside
     audience: Audience = Field(default=Audience.ALL, max_length=12)
     audience_ids: list[int] = json_field(default_factory=list)

@@ -15,6 +15,7 @@ from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 from models.base import utc_field, utc_now
+from models.media import PhotoRecord, PhotoStatus  # noqa: F401  (PhotoStatus re-exported)
 
 
 class ReportStatus(enum.StrEnum):
@@ -34,13 +35,6 @@ class AdoptionLevel(enum.StrEnum):
 
 
 ADOPTION_ORDER = (AdoptionLevel.COUNTY, AdoptionLevel.CITY, AdoptionLevel.PROVINCIAL, AdoptionLevel.NATIONAL)
-
-
-class PhotoStatus(enum.StrEnum):
-    PENDING = "pending"  # the media id is stored; the file is not fetched yet (or a fetch failed)
-    STORED = "stored"  # the file is in media_dir (``path``)
-    EXTERNAL = "external"  # nothing to fetch (the simulator): only the picture URL is kept
-    FAILED = "failed"  # given up after every retry; the media id and picture URL remain
 
 
 class Report(SQLModel, table=True):
@@ -65,21 +59,10 @@ class Report(SQLModel, table=True):
     decided_at: datetime | None = utc_field(default=None, nullable=True)
 
 
-class ReportPhoto(SQLModel, table=True):
+class ReportPhoto(PhotoRecord, table=True):
     __tablename__ = "report_photo"
 
-    id: int | None = Field(default=None, primary_key=True)
     report_id: int = Field(foreign_key="report.id", index=True)
-    platform: str = Field(max_length=10)  # which API the media id belongs to ("mp", "wecom", "sim")
-    media_id: str = Field(default="", max_length=200)
-    pic_url: str = Field(default="", max_length=500)
-    path: str = Field(default="", max_length=300)  # relative to media_dir once stored
-    status: PhotoStatus = Field(default=PhotoStatus.PENDING, max_length=10, index=True)
-    attempts: int = Field(default=0)
-    next_attempt_at: datetime | None = utc_field(default=None, nullable=True, index=True)
-    last_error: str = Field(default="", max_length=300)
-    created_at: datetime = utc_field(default_factory=utc_now)
-    fetched_at: datetime | None = utc_field(default=None, nullable=True)
 
 
 class ReportEvent(SQLModel, table=True):
