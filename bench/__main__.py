@@ -5,7 +5,8 @@
 
 Options other than ``--quick`` and ``--no-write`` go to ``bench/callback.py`` (``--repeat``, ``--messages``,
 ``--no-pg``, ``--memory-messages`` …). ``bench/signin.py`` (the sign-in burst) gets ``--quick`` and ``--no-pg``;
-``bench/broadcast.py`` is run with ``--quick`` when present.
+``bench/broadcast.py`` is run with ``--quick`` when present; ``bench/ledger.py`` (the duty ledger at county
+scale) gets ``--quick`` and ``--no-pg``.
 
 The results are written between the ``results`` markers of BENCHMARKS.md; the rest of the file (what was
 optimised and what it bought) is kept as it is.
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import callback, signin
+from bench import callback, ledger, signin
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "BENCHMARKS.md"
@@ -67,6 +68,16 @@ def run_signin(argv: list[str]) -> dict[str, Any] | str:
         return signin.main([arg for arg in argv if arg in ("--quick", "--no-pg")])
     except Exception as exc:  # a benchmark that broke is a result to read, not a reason to lose the others
         print(f"sign-in benchmark failed: {type(exc).__name__}: {exc}", flush=True)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def run_ledger(argv: list[str]) -> dict[str, Any] | str:
+    """The duty ledger benchmark; its failure is reported in the table's place, as the sign-in burst's is."""
+    print("\nduty ledger benchmark (bench/ledger.py)", flush=True)
+    try:
+        return ledger.main([arg for arg in argv if arg in ("--quick", "--no-pg")])
+    except Exception as exc:
+        print(f"duty ledger benchmark failed: {type(exc).__name__}: {exc}", flush=True)
         return f"{type(exc).__name__}: {exc}"
 
 
@@ -116,7 +127,7 @@ def _row(name: str, r: dict[str, Any], floor: dict[str, Any] | None, note: str =
 
 
 def report(results: dict[str, Any], args: list[str], broadcast: str | None, seconds: float,
-           signins: dict[str, Any] | str | None = None) -> str:
+           signins: dict[str, Any] | str | None = None, ledgers: dict[str, Any] | str | None = None) -> str:
     floor = results["floor"]
     lines = [
         f"Run on **{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}**, {machine()}.",
@@ -173,6 +184,10 @@ def report(results: dict[str, Any], args: list[str], broadcast: str | None, seco
     lines += ["", "Notes:", *[f"- {note}" for note in notes]]
     if signins is not None:
         lines += ["", *signin_section(signins)]
+    if isinstance(ledgers, str):
+        lines += ["", "### Duty ledger (`bench/ledger.py`)", "", f"Failed: {ledgers}"]
+    elif ledgers is not None:
+        lines += ["", *ledger.section(ledgers)]
     if broadcast:
         lines += ["", "### Broadcast (`bench/broadcast.py`)", "", broadcast]
     return "\n".join(lines)
@@ -199,8 +214,9 @@ def main() -> int:
     started = time.monotonic()
     results = callback.main(callback_argv)
     signins = run_signin(callback_argv)
+    ledgers = run_ledger(callback_argv)
     broadcast = run_broadcast()
-    section = report(results, argv, broadcast, time.monotonic() - started, signins)
+    section = report(results, argv, broadcast, time.monotonic() - started, signins, ledgers)
     if write:
         write_report(section)
         print(f"\nresults written to {REPORT}", flush=True)

@@ -8,6 +8,8 @@
     lvzhi demo                            load the sample county roster and a little sample data
     lvzhi export reports --year Y         a year's social-condition reports as .xlsx
     lvzhi export attendance --activity ID | --year Y   attendance of an activity or a year as .xlsx
+    lvzhi export ledger --year Y | archive --member M   the duty assessment / one member's archive (.xlsx)
+    lvzhi duty check [FILE] | rebuild [--year Y]       validate a rules file / rebuild a year's ledger
 
 Every command takes ``--config FILE`` (default ``$LVZHI_CONFIG`` or ``./config.yaml``). A bad
 configuration prints one line naming the key and exits with code 2.
@@ -69,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_attendance import add_attendance_commands
 
     add_attendance_commands(_export_subparsers(sub))
+    from bot.cli_duty import add_duty_commands
+
+    add_duty_commands(sub, _export_subparsers(sub))
     return parser
 
 

@@ -179,6 +179,8 @@ async def decide_appeal(
     answer = _check_text(answer, REASON_MIN, REASON_MAX, "duty.error.reason")
     if points is not None and not upheld:
         raise DutyError("duty.error.dismiss_with_points")
+    if points is not None:
+        _check_points(points)  # before anything changes: a caller may show the refusal and commit
     appeal.status = AppealStatus.UPHELD if upheld else AppealStatus.DISMISSED
     appeal.answer, appeal.decided_at = answer, now
     appeal.decided_by_id, appeal.decided_by_name = (by.id if by else None), _name(by)
@@ -205,9 +207,7 @@ async def adjust(
 ) -> DutyAdjustment:
     """Add (or, negative, take) points with a reason; the adjustment is an entry of its own."""
     _check_may_verify(by, member)
-    value = tenths(points)
-    if value == 0 or abs(value) > tenths(ADJUSTMENT_MAX) or abs(points * 10 - value) > 1e-9:
-        raise DutyError("duty.error.points", max=ADJUSTMENT_MAX)
+    value = _check_points(points)
     adjustment = DutyAdjustment(
         member_id=member.id or 0, year=year, tenths=value,
         reason=_check_text(reason, REASON_MIN, REASON_MAX, "duty.error.reason"),
@@ -216,6 +216,14 @@ async def adjust(
     session.add(adjustment)
     await session.flush()
     return adjustment
+
+
+def _check_points(points: float) -> int:
+    """An adjustment's points in tenths: not zero, at most ADJUSTMENT_MAX either way, one decimal."""
+    value = tenths(points)
+    if value == 0 or abs(value) > tenths(ADJUSTMENT_MAX) or abs(points * 10 - value) > 1e-9:
+        raise DutyError("duty.error.points", max=ADJUSTMENT_MAX)
+    return value
 
 
 async def adjustments_of(session: AsyncSession, member_id: int, year: int | None = None) -> list[DutyAdjustment]:

@@ -9,7 +9,8 @@ Duty kinds are the words of the ledger:
 * one per activity type (``plenary``, ``standing``, ``inspection`` …): attending it (present or late).
   Its rule also gives ``leave`` (approved leave) and ``absent`` (unexcused) points, which the ledger
   records as kinds ``<type>_leave`` and ``<type>_absent`` (with 0 points too, so the record is complete);
-  absences count in ``penalty_category``. Activity types the rules leave out give no entries;
+  absences, and leave that takes points away, count in ``penalty_category``. Activity types the rules
+  leave out give no entries;
 * ``report_submitted``, ``report_adopted`` (points ``by_level``), ``instruction``, ``study_read``;
 * any other name marked ``self_reported``: members report it with ``补录`` and a secretary verifies it
   (a proposal, a co-signed proposal, a speech, a good deed …).
@@ -41,6 +42,7 @@ REPORT_SUBMITTED, REPORT_ADOPTED, INSTRUCTION, STUDY_READ = (
 SYSTEM_KINDS = ACTIVITY_KINDS | {REPORT_SUBMITTED, REPORT_ADOPTED, INSTRUCTION, STUDY_READ}
 ADJUSTMENT_KIND = ADJUSTMENT_CATEGORY = "adjustment"  # built in: manual adjustments, never capped
 LEAVE_SUFFIX, ABSENT_SUFFIX = "_leave", "_absent"
+NAME_MAX = 40  # a kind's or a category's name is stored with every entry (DutyEntry.kind, .category)
 
 
 class RulesError(Exception):
@@ -146,11 +148,14 @@ class YearRules(_Strict):
     def _consistent(self) -> YearRules:
         if ADJUSTMENT_CATEGORY in self.categories or ADJUSTMENT_KIND in self.duties:
             raise ValueError(f"'{ADJUSTMENT_CATEGORY}' is built in (manual adjustments); choose another name")
+        too_long = [name for name in [*self.categories, *self.duties] if len(name) > NAME_MAX]
+        if too_long:
+            raise ValueError(f"'{too_long[0]}': names of categories and duties have at most {NAME_MAX} characters")
         for kind, rule in self.duties.items():
             self._check_duty(kind, rule)
         if self.penalty_category is not None and not self.categories.get(self.penalty_category, _NO).penalty:
             raise ValueError(f"penalty_category '{self.penalty_category}' must be a category with penalty: true")
-        if any(rule.absent for rule in self.duties.values()) and self.penalty_category is None:
+        if any(rule.absent or rule.leave < 0 for rule in self.duties.values()) and self.penalty_category is None:
             raise ValueError("absences take points away: name the penalty_category they count in")
         self._check_grades()
         for target in self.five_one:

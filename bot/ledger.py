@@ -35,6 +35,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +52,7 @@ from bot.duty_rules import (
     YearRules,
     tenths,
 )
-from bot.outbound.sql import insert_for
+from bot.outbound.sql import dialect_of, insert_for
 from models.activity import Activity, ActivityStatus, Attendance, AttendanceStatus
 from models.duty import (
     ClaimStatus,
@@ -68,6 +69,7 @@ from models.report import Instruction, Report, ReportStatus
 
 log = logging.getLogger(__name__)
 
+LEDGER_LOCK_SPACE = 0x6C76  # the two-key advisory locks of the ledger ("lv", year); one-key locks are apart
 ASSESSED_ROLES = (Role.MEMBER, Role.GROUP_LEADER)
 TITLE_MAX = 120
 COUNTED_REPORT = (ReportStatus.SUBMITTED, ReportStatus.UNDER_REVIEW, ReportStatus.RETURNED,
@@ -105,11 +107,21 @@ async def refresh(
 ) -> Refreshed:
     """Rebuild the ledger of ``year`` from its sources, for ``members`` or (``None``) everyone."""
     await session.flush()  # the statements below are Core ones, which do not autoflush pending changes
+    if dialect_of(session) == "postgresql":
+        # Two members of one group asking at once would delete and re-insert the same rows, and could
+        # deadlock; refreshes of a year take turns (SQLite's single writer does this by itself).
+        await session.execute(text("SELECT pg_advisory_xact_lock(:space, :year)"),
+                              {"space": LEDGER_LOCK_SPACE, "year": year})
     state = await session.get(DutyYear, year)
     if members is not None and (state is None or state.rules_hash != rules.digest):
         members = None  # the rules changed: a partial rebuild would mix two sets of rules
     scope = _member_filter(DutyEntry.member_id, members)
-    await session.execute(delete(DutyEntry).where(DutyEntry.year == year, scope))
+    # A Core DELETE on the table: the ORM one would fetch every deleted id back (200k on a year's rebuild).
+    await session.execute(delete(DutyEntry.__table__).where(DutyEntry.year == year, scope))
+    # So entries this session loaded before are not handed out again in place of the new rows (SQLite
+    # gives the deleted rows' ids to new ones): a caller reading after the refresh gets what is stored.
+    for stale in [obj for obj in session.identity_map.values() if isinstance(obj, DutyEntry)]:
+        session.expunge(stale)
     written = 0
     bounds = year_bounds(year, zone)
     for source_select in _source_selects(rules, year, bounds, members):
@@ -120,6 +132,10 @@ async def refresh(
         written += max(result.rowcount or 0, 0)
     if members is None:
         await _record_full_rebuild(session, state, year, rules.digest, written, now)
+        if dialect_of(session) == "postgresql":
+            # Fresh statistics for the rows just written: with stale ones PostgreSQL may plan the score
+            # query as a nested loop over every member (minutes at 10,000 members instead of a second).
+            await session.execute(text("ANALYZE duty_entry"))
         log.info("duty ledger %s rebuilt: %d entries", year, written)
     return Refreshed(year=year, full=members is None, entries=written)
 
@@ -174,13 +190,15 @@ def _attendance_entries(rules: YearRules, year: int, bounds: tuple[datetime, dat
     for activity_type in types:
         rule = rules.duties[activity_type]
         scale = Activity.half_days if rule.per_half_day else literal(1)
-        absent_category = rules.penalty_category or rule.category
+        penalty_category = rules.penalty_category or rule.category
+        # Points taken away count against the penalty category, so a bonus cap cannot swallow them.
+        leave_category = penalty_category if rule.leave < 0 else rule.category
         outcomes = [  # (which rows, kind, category, points)
             (Attendance.status == AttendanceStatus.PRESENT, activity_type, rule.category, rule.points),
             (Attendance.status == AttendanceStatus.LATE, activity_type, rule.category,
              rule.points if rule.late is None else rule.late),
-            (Attendance.status == AttendanceStatus.LEAVE, activity_type + LEAVE_SUFFIX, rule.category, rule.leave),
-            (Attendance.status == AttendanceStatus.ABSENT, activity_type + ABSENT_SUFFIX, absent_category,
+            (Attendance.status == AttendanceStatus.LEAVE, activity_type + LEAVE_SUFFIX, leave_category, rule.leave),
+            (Attendance.status == AttendanceStatus.ABSENT, activity_type + ABSENT_SUFFIX, penalty_category,
              rule.absent),
         ]
         for which, kind, category, value in outcomes:
@@ -320,7 +338,8 @@ def _score_query(rules: YearRules, year: int, members: Members) -> Select[Any]:
     """One row per assessed member: total (tenths), pending, and ranks in group, sector and overall."""
     per_category = (
         select(DutyEntry.member_id, DutyEntry.category, func.sum(DutyEntry.tenths).label("raw"))
-        .where(DutyEntry.year == year, DutyEntry.status == EntryStatus.CONFIRMED)
+        .where(DutyEntry.year == year, DutyEntry.status == EntryStatus.CONFIRMED,
+               _member_filter(DutyEntry.member_id, members))  # one group's view reads one group's entries
         .group_by(DutyEntry.member_id, DutyEntry.category)
         .subquery()
     )
@@ -338,7 +357,8 @@ def _score_query(rules: YearRules, year: int, members: Members) -> Select[Any]:
     )
     pending = (
         select(DutyEntry.member_id, func.sum(DutyEntry.tenths).label("pending"))
-        .where(DutyEntry.year == year, DutyEntry.status == EntryStatus.PENDING)
+        .where(DutyEntry.year == year, DutyEntry.status == EntryStatus.PENDING,
+               _member_filter(DutyEntry.member_id, members))
         .group_by(DutyEntry.member_id)
         .subquery()
     )
@@ -426,7 +446,8 @@ class TargetProgress:
 async def five_one(
     session: AsyncSession, rules: YearRules, year: int, *, members: Members = None
 ) -> dict[int, list[TargetProgress]]:
-    """Each member's progress on each target (members without any entry get zeros when listed)."""
+    """Each member's progress on each target: the ``members`` listed by id, else the assessed members (all,
+    or those of a SELECT); members without any entry get zeros."""
     kinds = sorted({kind for target in rules.five_one for kind in target.kinds})
     counts: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
     if kinds:
@@ -438,10 +459,9 @@ async def five_one(
         )).all()
         for member_id, kind, status, count in rows:
             counts[member_id][(kind, status)] = count
-    ids = list(counts)
     if members is not None and not isinstance(members, Select):
         ids = list(members)
-    elif members is not None or not counts:
+    else:  # everyone (or a SELECT) means the assessed members: not the staff, and those without entries too
         ids = list((await session.scalars(_assessed_ids(members))).all())
     return {member_id: _progress(rules, counts.get(member_id, {})) for member_id in ids}
 

@@ -13,6 +13,8 @@ from handlers import (
     activity,
     broadcast,
     common,
+    duty,
+    duty_review,
     leave,
     leave_review,
     notice_reply,
@@ -40,6 +42,8 @@ ROUTERS: list[Router] = [
     notice_reply.router,  # 参加: the answer to a meeting notice
     study.router,
     broadcast.router,
+    duty.router,  # 履职, 履职明细, 补录, 申诉 N
+    duty_review.router,  # 补录审核, 申诉处理, 调整, 履职排名
     welcome.router,
 ]
 

@@ -6,6 +6,8 @@
   (several coalesce into one); older ones are recorded as ``missed`` in ``job_run`` and not sent late.
   While running, APScheduler applies the same grace (``coalesce=True``, ``misfire_grace_time``) and its
   missed-job events are recorded the same way.
+* At start, the recurring tasks of settings are kept in line with them (the year-end nudge, the duty
+  ledger's nightly rebuild, and a rebuild of any year whose assessment rules changed).
 * Housekeeping: conversation timeouts, delivery retries, token refresh, old inbound-record purge, report
   photos, and closing activities whose sign-in window closed while no task ran.
 """
@@ -26,6 +28,7 @@ from sqlalchemy import select
 
 from models.scheduling import ScheduledTask, TaskStatus
 from scheduler import activities as _activity_tasks  # noqa: F401  (registers the activities' task handlers)
+from scheduler import duty as _duty_tasks  # also registers the duty ledger's task handler
 from scheduler import jobs
 from scheduler import notices as _notice_tasks  # also registers the notices' task handlers
 from scheduler.tasks import TaskPlan, cron_trigger, job_id_for, plan_task, record_missed
@@ -68,6 +71,7 @@ class LvzhiScheduler:
     async def start(self) -> None:
         jobs.bind(self.services)
         await _notice_tasks.ensure_year_end_nudge(self.services)
+        await _duty_tasks.ensure_duty_rebuild(self.services)
         for job_id, func, every in HOUSEKEEPING:
             self.aps.add_job(
                 func,

@@ -1,17 +1,18 @@
 """Scheduled work of notices and study: a notice at its time, an activity's reminders and last call,
-a study plan's fire times, and the year-end nudge. Each handler only queues deliveries, in the task's
-transaction, keyed so that a second run sends nothing."""
+a study plan's fire times, and the year-end nudge (after rebuilding the year's duty ledger, so "five one"
+progress is current). Each handler only queues deliveries, in the task's transaction, keyed so that a
+second run sends nothing."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notices
+from bot.ledger import missing_targets, refresh
 from bot.notices import LAST_CALL_TASK, NOTICE_TASK, REMIND_TASK, outbox_for
 from bot.study import PLAN_TASK, run_plan
 from models.activity import Activity
@@ -26,11 +27,6 @@ log = logging.getLogger(__name__)
 
 NUDGE_TASK = "nudge.year_end"
 NUDGE_REF = "five-one"
-
-# The duty record (issue 8) registers what each member still misses of their "five one" targets:
-# ``async (session, year) -> {member_id: [missing target names]}``. Until then the nudge sends nothing.
-MissingTargets = Callable[[AsyncSession, int], Awaitable[dict[int, list[str]]]]
-missing_targets: MissingTargets | None = None
 
 
 @task_handler(NOTICE_TASK)
@@ -68,13 +64,13 @@ async def year_end_nudge(services: Services, session: AsyncSession, task: Schedu
 
     outbox = await outbox_for(services, session)
     year = outbox.now.astimezone(outbox.zone).year
-    if missing_targets is None:
-        log.info("year-end nudge %s: no duty record registered; nothing sent", year)
-        return
-    for member_id, missing in sorted((await missing_targets(session, year)).items()):
-        if missing:
-            text = outbox.texts("notice.text.nudge", year=year, missing="、".join(missing))
-            await tell_member(session, member_id, text, key=f"nudge:{year}:{member_id}")
+    rules = services.year_rules(year)
+    await refresh(session, rules, year, outbox.zone, now=outbox.now)  # what members did up to today
+    missing = await missing_targets(session, rules, year)
+    for member_id, names in sorted(missing.items()):
+        text = outbox.texts("notice.text.nudge", year=year, missing="、".join(names))
+        await tell_member(session, member_id, text, key=f"nudge:{year}:{member_id}")
+    log.info("year-end nudge %s: %d members still miss a target", year, len(missing))
 
 
 async def ensure_year_end_nudge(services: Services) -> None:

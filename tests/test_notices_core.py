@@ -4,14 +4,14 @@ resend; group chats with @; study plans across a restart; reads; the year-end nu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot import activities as act
-from bot import notices, study
+from bot import duty, notices, reports, study
 from bot.activities import ActivityDraft, ActivityError
 from bot.clock import FrozenClock
 from bot.config import ActivitySettings, Settings
@@ -22,6 +22,7 @@ from bot.services import Services
 from bot.signing import Signer
 from models.activity import Activity, ActivityType, Audience, LeaveKind, SignInMethod
 from models.delivery import Delivery, DeliveryStatus
+from models.duty import DutyYear
 from models.notice import Notice, NoticeKind, NoticeStatus, ReadVia, Response, StudyMaterial
 from models.scheduling import ScheduledTask, TaskStatus
 from scheduler import notices as notice_tasks
@@ -29,6 +30,7 @@ from scheduler.core import LvzhiScheduler
 from scheduler.tasks import execute_task
 from tests.activity_support import Org
 from tests.conftest import make_settings
+from tests.report_support import MARKET_BODY, file_report
 
 T = Catalogue()
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -362,21 +364,48 @@ async def test_a_bad_plan_schedule_is_refused(db: Database, org: Org, clock: Fro
 
 
 async def test_the_year_end_nudge_tells_each_member_what_is_missing(db: Database, org: Org, settings: Settings,
-                                                                    clock: FrozenClock,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                    clock: FrozenClock) -> None:
     services = services_for(db, settings, clock)
     await notice_tasks.ensure_year_end_nudge(services)
     task = (await tasks(db))[(notice_tasks.NUDGE_TASK, notice_tasks.NUDGE_REF)]
     assert task.cron == "0 9 1 10 *"
 
-    async def missing(_session: object, year: int) -> dict[int, list[str]]:
-        return {org.wang.id or 0: ["提案", "调研"], org.li.id or 0: []}
+    # 2027 under the shipped county rules (five targets). 李强 did all five; 王芳 all but an inspection and a
+    # proposal (hers is not verified yet). Nothing refreshes the ledger before the nudge: it rebuilds the year.
+    clock.set(datetime(2027, 9, 20, 9, tzinfo=SHANGHAI).astimezone(UTC))
+    rules = services.year_rules(2027)
+    starts = datetime(2027, 9, 21, 9, tzinfo=SHANGHAI).astimezone(UTC)
+    draft = ActivityDraft(type=ActivityType.INSPECTION, title="农贸市场调研", starts_at=starts, venue="城关镇")
+    async with db.session() as session:
+        inspection = await act.create_activity(session, draft, settings=ActivitySettings(), by=None, now=clock.now())
+        assert (await act.sign_in(session, org.li, inspection, method=SignInMethod.CODE, now=starts,
+                                  code_checked=True)).recorded
+        await act.close_attendance(session, inspection, now=inspection.signin_closes_at)
+    for member, kinds in ((org.li, ["proposal", "speech", "good_deed"]), (org.wang, ["speech", "good_deed"])):
+        report_id = await file_report(db, member, f"{member.name}的建议", MARKET_BODY, year=2027)
+        async with db.session() as session:
+            await reports.transition(session, report_id, "accept", by=None, now=clock.now(), texts=T)
+            await reports.transition(session, report_id, "not_adopt", by=None, now=clock.now(), texts=T)
+            for kind in kinds:
+                claim = await duty.submit_claim(session, member, rules, kind=kind, day=date(2027, 9, 1),
+                                                description="履职事项的详细说明", zone=SHANGHAI, now=clock.now())
+                await duty.decide_claim(session, claim, verified=True, by=org.qian, now=clock.now())
+    async with db.session() as session:
+        await duty.submit_claim(session, org.wang, rules, kind="proposal", day=date(2027, 9, 2),
+                                description="关于农贸市场排水的提案", zone=SHANGHAI, now=clock.now())
 
-    monkeypatch.setattr(notice_tasks, "missing_targets", missing)
     clock.set(datetime(2027, 10, 1, 9, tzinfo=SHANGHAI).astimezone(UTC))
     await fire(services, task)
-    told = await pushes(db, "nudge:")
-    assert recipients(told) == ["sim-wang"] and "提案、调研" in told[0].payload["text"]
+    told = {row.recipient: row.payload["text"] for row in await pushes(db, "nudge:")}
+    assert sorted(told) == ["sim-chen", "sim-wang", "sim-zhou"]  # not 李强; 吴静 has no chat identity
+    assert "2027" in told["sim-wang"] and "一件提案、一次调研视察" in told["sim-wang"]
+    assert "一件提案、一篇社情民意、一次调研视察、一次发言或一篇调研报告、一件实事" in told["sim-zhou"]
+    async with db.reader() as session:
+        state = await session.get(DutyYear, 2027)
+        assert state is not None and state.rules_hash == rules.digest
+    clock.advance(minutes=1)  # a second run of the same fire time sends nothing more
+    assert await execute_task(services, task.id or 0, grace=GRACE, zone=SHANGHAI) is None
+    assert len(await pushes(db, "nudge:")) == 3
 
 
 @pytest.mark.parametrize(("line", "after", "expected"), [

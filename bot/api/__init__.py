@@ -12,6 +12,7 @@ Every endpoint but the OpenAPI document needs ``Authorization: Bearer <admin.api
     does not allow the action 409 (not_scheduled, not_open, unchanged, already_decided)
     notices and study (bot.api.notices, bot.api.study): the same; 409 not_scheduled (cancelling a notice
     already sent or cancelled), not_sent (resending one not sent yet)
+    duty ledger (bot.api.duty): the same; 409 already_decided (a claim or appeal decided before)
 
 The document itself is at ``GET /api/v1/openapi.json`` (:mod:`bot.api.openapi`).
 """
@@ -39,6 +40,9 @@ def setup_admin_api(app: web.Application) -> None:
     app.router.add_post(f"{API_PREFIX}/reports/{{report_id}}/{{action}}", reports.report_action)
     _add_activity_routes(app)
     _add_notice_routes(app)
+    from bot.api import duty
+
+    duty.add_routes(app, API_PREFIX)
 
 
 def _add_activity_routes(app: web.Application) -> None:

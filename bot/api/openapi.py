@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.api import activities_openapi, notices_openapi, reports_openapi
+from bot.api import activities_openapi, duty_openapi, notices_openapi, reports_openapi
 from bot.api.openapi_parts import COMMON_ERRORS as _COMMON_ERRORS
 from bot.api.openapi_parts import error as _error
 from bot.api.openapi_parts import json_ref as _json
@@ -117,6 +117,7 @@ DOCUMENT: dict[str, Any] = {
         **reports_openapi.PATHS,
         **activities_openapi.PATHS,
         **notices_openapi.PATHS,
+        **duty_openapi.PATHS,
         "/deliveries": {
             "get": {
                 "summary": "Each recipient's push: sent (channel), queued, failed (why) or given up",
@@ -144,6 +145,7 @@ DOCUMENT: dict[str, Any] = {
             **reports_openapi.SCHEMAS,
             **activities_openapi.SCHEMAS,
             **notices_openapi.SCHEMAS,
+            **duty_openapi.SCHEMAS,
             "Ref": _REF,
             "Member": {
                 "type": "object",
