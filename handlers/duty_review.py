@@ -206,20 +206,7 @@ async def _decide_claim(ctx: Context, number: int, *, verified: bool, note: str 
 
 async def _listed_claim(ctx: Context, number: int) -> tuple[DutyClaim, Member] | str:
     """The claim on line ``number`` of the list shown, or the sentence (with the list again) saying why not."""
-    ids = [int(i) for i in ctx.conv.data.get("ids", [])]
-    if not 1 <= number <= len(ids):
-        return ctx.re_ask("duty_chat.review.bad_number", number=number)
-    claim = await ctx.session.get(DutyClaim, ids[number - 1])
-    member = await ctx.session.get(Member, claim.member_id) if claim is not None else None
-    if claim is None or member is None:
-        return await _claims_list(ctx, ctx.t("duty_chat.review.gone"), after_decision=False)
-    if not ops.may_verify(ctx.member, member):
-        return await _claims_list(ctx, ctx.t("duty.error.not_allowed"), after_decision=False)
-    if claim.status is not ClaimStatus.PENDING:
-        return await _claims_list(ctx, ctx.t("duty_chat.review.claim_decided", name=member.name,
-                                             status=ctx.t(f"duty.claim_status.{claim.status.value}")),
-                                  after_decision=False)
-    return claim, member
+    return await _listed(ctx, number, DutyClaim, ClaimStatus.PENDING, _claims_list, "claim")
 
 
 async def _claims_list(ctx: Context, before: str = "", *, after_decision: bool = True) -> str:
@@ -349,19 +336,25 @@ async def _answer(ctx: Context, number: int, *, upheld: bool, rest: str, value: 
 
 
 async def _listed_appeal(ctx: Context, number: int) -> tuple[DutyAppeal, Member] | str:
+    return await _listed(ctx, number, DutyAppeal, AppealStatus.OPEN, _appeals_list, "appeal")
+
+
+async def _listed(ctx: Context, number: int, model: Any, waiting: Any, relist: Any, noun: str) -> Any:
+    """Line ``number`` of the claims or appeals list shown (with its member) while it still waits for a
+    decision within the secretary's reach; otherwise the reason, with the list again."""
     ids = [int(i) for i in ctx.conv.data.get("ids", [])]
     if not 1 <= number <= len(ids):
         return ctx.re_ask("duty_chat.review.bad_number", number=number)
-    item = await ctx.session.get(DutyAppeal, ids[number - 1])
+    item = await ctx.session.get(model, ids[number - 1])
     member = await ctx.session.get(Member, item.member_id) if item is not None else None
     if item is None or member is None:
-        return await _appeals_list(ctx, ctx.t("duty_chat.review.gone"), after_decision=False)
+        return await relist(ctx, ctx.t("duty_chat.review.gone"), after_decision=False)
     if not ops.may_verify(ctx.member, member):
-        return await _appeals_list(ctx, ctx.t("duty.error.not_allowed"), after_decision=False)
-    if item.status is not AppealStatus.OPEN:
-        return await _appeals_list(ctx, ctx.t("duty_chat.review.appeal_decided", name=member.name,
-                                              status=ctx.t(f"duty.appeal_status.{item.status.value}")),
-                                   after_decision=False)
+        return await relist(ctx, ctx.t("duty.error.not_allowed"), after_decision=False)
+    if item.status is not waiting:
+        return await relist(ctx, ctx.t(f"duty_chat.review.{noun}_decided", name=member.name,
+                                       status=ctx.t(f"duty.{noun}_status.{item.status.value}")),
+                            after_decision=False)
     return item, member
 
 

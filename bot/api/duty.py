@@ -351,6 +351,21 @@ async def get_rules(request: web.Request) -> web.Response:
     })
 
 
+async def _page_with_members(
+    session: AsyncSession, model: type[DutyClaim] | type[DutyAppeal], query: ClaimQuery | AppealQuery
+) -> tuple[int, list[Any]]:
+    """One page of claims or appeals (filtered by status, member, year) with their members, and the total."""
+    filters = [column == value for column, value in (
+        (model.status, query.status), (model.member_id, query.member_id), (model.year, query.year))
+        if value is not None]
+    total = await session.scalar(select(func.count()).select_from(model).where(*filters)) or 0
+    rows = (await session.execute(
+        select(model, Member).join(Member, Member.id == model.member_id).where(*filters)
+        .order_by(model.id).offset((query.page - 1) * query.per_page).limit(query.per_page)
+    )).all()
+    return total, list(rows)
+
+
 # --- claims (补录) -------------------------------------------------------------------------------------------
 
 
@@ -358,15 +373,8 @@ async def get_rules(request: web.Request) -> web.Response:
 async def list_claims(request: web.Request) -> web.Response:
     query = query_of(request.query, ClaimQuery)
     services = services_of(request.app)
-    filters = [column == value for column, value in (
-        (DutyClaim.status, query.status), (DutyClaim.member_id, query.member_id), (DutyClaim.year, query.year))
-        if value is not None]
     async with services.db.reader() as session:
-        total = await session.scalar(select(func.count()).select_from(DutyClaim).where(*filters))
-        rows = (await session.execute(
-            select(DutyClaim, Member).join(Member, Member.id == DutyClaim.member_id).where(*filters)
-            .order_by(DutyClaim.id).offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
+        total, rows = await _page_with_members(session, DutyClaim, query)
         ids = [claim.id for claim, _ in rows]
         photos = dict((await session.execute(
             select(DutyClaimPhoto.claim_id, func.count()).where(DutyClaimPhoto.claim_id.in_(ids))  # type: ignore[attr-defined]
@@ -441,15 +449,8 @@ async def _decide_claim(request: web.Request, *, verified: bool) -> web.Response
 async def list_appeals(request: web.Request) -> web.Response:
     query = query_of(request.query, AppealQuery)
     services = services_of(request.app)
-    filters = [column == value for column, value in (
-        (DutyAppeal.status, query.status), (DutyAppeal.member_id, query.member_id), (DutyAppeal.year, query.year))
-        if value is not None]
     async with services.db.reader() as session:
-        total = await session.scalar(select(func.count()).select_from(DutyAppeal).where(*filters))
-        rows = (await session.execute(
-            select(DutyAppeal, Member).join(Member, Member.id == DutyAppeal.member_id).where(*filters)
-            .order_by(DutyAppeal.id).offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
+        total, rows = await _page_with_members(session, DutyAppeal, query)
         groups = await ledger.group_names(session)
         current = await _current_entries(session, [appeal for appeal, _ in rows])
     items = [appeal_json(appeal, member, groups, services, current) for appeal, member in rows]
