@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -80,6 +80,7 @@ CLAIM_ENTRY_STATUS = {ClaimStatus.PENDING: EntryStatus.PENDING, ClaimStatus.VERI
 
 # Anything that picks members: a list of ids, or a SELECT of ids (one liaison group, say).
 Members = Sequence[int] | Select[Any] | None
+Ranked = TypeVar("Ranked", "Standing", "GroupAssessment")
 ENTRY_COLUMNS = ("year", "member_id", "kind", "category", "source", "source_id", "tenths", "status",
                  "occurred_at", "title")
 
@@ -399,13 +400,15 @@ async def scores(
         for row in rows
     ]
     if with_categories and result:
-        await _fill_categories(session, rules, year, result, members)
+        await add_categories(session, rules, year, result, members)
     return result
 
 
-async def _fill_categories(
-    session: AsyncSession, rules: YearRules, year: int, found: list[Score], members: Members
+async def add_categories(
+    session: AsyncSession, rules: YearRules, year: int, found: list[Score], members: Members = None
 ) -> None:
+    """Fill each score's points per category (raw, and after caps and floors); ``members`` narrows the query
+    to the members of ``found`` (None reads the whole year's ledger, fine when ``found`` is everyone)."""
     by_member = {score.member_id: score for score in found}
     rows = (await session.execute(
         select(DutyEntry.member_id, DutyEntry.category, func.sum(DutyEntry.tenths))
@@ -518,11 +521,7 @@ def standings(found: Iterable[Score], names: dict[int, str], key: str, unassigne
                      below_pass=sum(not s.passed for s in members))
             for bucket_id, members in buckets.items()]
     rows.sort(key=lambda row: (-row.average, row.name))
-    ranked: list[Standing] = []
-    for position, row in enumerate(rows, start=1):
-        tied = ranked and ranked[-1].average == row.average
-        ranked.append(Standing(**{**row.__dict__, "rank": ranked[-1].rank if tied else position}))
-    return ranked
+    return _with_ranks(rows, lambda row: row.average)
 
 
 async def group_names(session: AsyncSession) -> dict[int, str]:
@@ -588,10 +587,15 @@ async def group_assessment(session: AsyncSession, rules: YearRules, year: int, z
                                      reports_submitted=submitted, reports_adopted=int(adopted_count or 0),
                                      attended=attended, expected=expected, score_tenths=score))
     found.sort(key=lambda g: (-g.score_tenths, g.name))
-    ranked: list[GroupAssessment] = []
-    for position, group in enumerate(found, start=1):
-        tied = ranked and ranked[-1].score_tenths == group.score_tenths
-        ranked.append(GroupAssessment(**{**group.__dict__, "rank": ranked[-1].rank if tied else position}))
+    return _with_ranks(found, lambda group: group.score_tenths)
+
+
+def _with_ranks(ordered: list[Ranked], value: Callable[[Ranked], Any]) -> list[Ranked]:
+    """Ranks for rows already sorted best first; equal values share a rank (1, 1, 3), as SQL ``RANK()``."""
+    ranked: list[Ranked] = []
+    for position, row in enumerate(ordered, start=1):
+        tied = bool(ranked) and value(ranked[-1]) == value(row)
+        ranked.append(replace(row, rank=ranked[-1].rank if tied else position))  # type: ignore[type-var]
     return ranked
 
 

@@ -266,19 +266,18 @@ async def list_scores(request: web.Request) -> web.Response:
                   and (not query.below_pass or not s.passed)]
         page = chosen[(query.page - 1) * query.per_page:query.page * query.per_page]
         ids = [s.member_id for s in page]
-        detail = {s.member_id: s for s in await ledger.scores(session, rules, year, members=ids,
-                                                              with_categories=True)} if ids else {}
+        await ledger.add_categories(session, rules, year, page, ids)
         progress = await ledger.five_one(session, rules, year, members=ids) if ids else {}
         groups, sectors = await ledger.group_names(session), await ledger.sector_names(session)
     items = []
     for score in page:
         targets = progress.get(score.member_id, [])
-        capped = detail[score.member_id].by_category if score.member_id in detail else {}
         items.append({
             "member": {"id": score.member_id, "name": score.name},
             "group": ref(score.group_id, groups), "sector": ref(score.sector_id, sectors),
             **_score_json(score),
-            "categories": {name: _points(capped.get(name, 0)) for name in [*rules.categories, ADJUSTMENT_CATEGORY]},
+            "categories": {name: _points(score.by_category.get(name, 0))
+                           for name in [*rules.categories, ADJUSTMENT_CATEGORY]},
             "five_one": {"met": sum(t.met for t in targets), "targets": len(targets),
                          "missing": [t.name for t in targets if not t.met]},
         })
