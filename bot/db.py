@@ -2,8 +2,13 @@
 
 SQLite allows one writer at a time. A deferred transaction that reads and then writes fails at once
 with SQLITE_BUSY when another connection wrote in between, so write sessions on SQLite start with
-``BEGIN IMMEDIATE`` (they wait for the lock, up to ``busy_timeout``, instead of failing). Read-only
+``BEGIN IMMEDIATE`` (they wait for the lock, up to 30 s, instead of failing). Read-only
 sessions (:meth:`Database.reader`) stay deferred so they never queue behind writers in WAL mode.
+
+SQLite statements run on the event loop through the ``sqlite+lvzhi`` dialect (bot/sqlite_inline.py):
+a thread hop per statement cost ten to a hundred times the statement. Lock waits are retried with
+``asyncio.sleep``, checkpoints run in a thread, and statements known to be long are marked
+``execution_options(offload=True)`` and run in a thread.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot import sqlite_inline
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
@@ -33,8 +40,12 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            _ensure_sqlite_dir(url)
-            self.engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+            self.sqlite_path = url.split(":///", 1)[-1].split("?", 1)[0]
+            if self.sqlite_path and self.sqlite_path != ":memory:":
+                Path(self.sqlite_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # Statements run on the loop, not in aiosqlite's thread: see bot/sqlite_inline.py.
+            sqlite_inline.register()
+            self.engine = create_async_engine("sqlite+lvzhi:" + url.split(":", 1)[1], echo=echo)
             _configure_sqlite(self.engine)
         else:
             self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -94,12 +105,6 @@ class Database:
         return True
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split(":///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
@@ -110,7 +115,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -53,6 +53,7 @@ from bot.duty_rules import (
     tenths,
 )
 from bot.outbound.sql import dialect_of, insert_for
+from bot.sqlite_inline import OFFLOAD
 from models.activity import Activity, ActivityStatus, Attendance, AttendanceStatus
 from models.duty import (
     ClaimStatus,
@@ -118,7 +119,7 @@ async def refresh(
         members = None  # the rules changed: a partial rebuild would mix two sets of rules
     scope = _member_filter(DutyEntry.member_id, members)
     # A Core DELETE on the table: the ORM one would fetch every deleted id back (200k on a year's rebuild).
-    await session.execute(delete(DutyEntry.__table__).where(DutyEntry.year == year, scope))
+    await session.execute(delete(DutyEntry.__table__).where(DutyEntry.year == year, scope).execution_options(**OFFLOAD))
     # So entries this session loaded before are not handed out again in place of the new rows (SQLite
     # gives the deleted rows' ids to new ones): a caller reading after the refresh gets what is stored.
     for stale in [obj for obj in session.identity_map.values() if isinstance(obj, DutyEntry)]:
@@ -128,8 +129,8 @@ async def refresh(
     for source_select in _source_selects(rules, year, bounds, members):
         statement = insert_for(session, DutyEntry.__table__).from_select(ENTRY_COLUMNS, source_select)
         # Two refreshes of one scope at once write the same rows: the second one's are identical, skip them.
-        result = await session.execute(
-            statement.on_conflict_do_nothing(index_elements=["source", "source_id", "kind"]))
+        statement = statement.on_conflict_do_nothing(index_elements=["source", "source_id", "kind"])
+        result = await session.execute(statement.execution_options(**OFFLOAD))
         written += max(result.rowcount or 0, 0)
     if members is None:
         await _record_full_rebuild(session, state, year, rules.digest, written, now)
@@ -391,7 +392,7 @@ async def scores(
     session: AsyncSession, rules: YearRules, year: int, *, members: Members = None, with_categories: bool = False,
 ) -> list[Score]:
     """Scores of the assessed members (all, or ``members``), best first (ties share a rank: 1, 1, 3)."""
-    rows = (await session.execute(_score_query(rules, year, members))).all()
+    rows = (await session.execute(_score_query(rules, year, members).execution_options(**OFFLOAD))).all()
     result = [
         Score(member_id=row.member_id, name=row.name, group_id=row.group_id, sector_id=row.sector_id,
               total_tenths=int(row.total), pending_tenths=int(row.pending), grade=rules.grade_for(row.total / 10),
@@ -414,7 +415,7 @@ async def add_categories(
         select(DutyEntry.member_id, DutyEntry.category, func.sum(DutyEntry.tenths))
         .where(DutyEntry.year == year, DutyEntry.status == EntryStatus.CONFIRMED,
                _member_filter(DutyEntry.member_id, members))
-        .group_by(DutyEntry.member_id, DutyEntry.category)
+        .group_by(DutyEntry.member_id, DutyEntry.category).execution_options(**OFFLOAD)
     )).all()
     for member_id, category, raw in rows:
         score = by_member.get(member_id)
@@ -458,7 +459,7 @@ async def five_one(
             select(DutyEntry.member_id, DutyEntry.kind, DutyEntry.status, func.count())
             .where(DutyEntry.year == year, DutyEntry.kind.in_(kinds), DutyEntry.status != EntryStatus.REJECTED,
                    _member_filter(DutyEntry.member_id, members))
-            .group_by(DutyEntry.member_id, DutyEntry.kind, DutyEntry.status)
+            .group_by(DutyEntry.member_id, DutyEntry.kind, DutyEntry.status).execution_options(**OFFLOAD)
         )).all()
         for member_id, kind, status, count in rows:
             counts[member_id][(kind, status)] = count
@@ -560,12 +561,12 @@ async def group_assessment(session: AsyncSession, rules: YearRules, year: int, z
         select(Activity.group_id, func.count())
         .where(Activity.group_id.is_not(None), Activity.status == ActivityStatus.CLOSED,
                Activity.starts_at >= start, Activity.starts_at < end)
-        .group_by(Activity.group_id))).all())
+        .group_by(Activity.group_id).execution_options(**OFFLOAD))).all())
     adopted = Report.status == ReportStatus.ADOPTED
     reports = {row[0]: (row[1], row[2]) for row in (await session.execute(
         select(Report.group_id, func.count(), func.sum(case((adopted, 1), else_=0)))
         .where(Report.group_id.is_not(None), Report.year == year, Report.status.in_(COUNTED_REPORT))
-        .group_by(Report.group_id))).all()}
+        .group_by(Report.group_id).execution_options(**OFFLOAD))).all()}
     attended_row = Attendance.status.in_([AttendanceStatus.PRESENT, AttendanceStatus.LATE])
     attendance = {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in (await session.execute(
         select(Attendance.group_id, func.sum(case((attended_row, 1), else_=0)),
@@ -573,7 +574,7 @@ async def group_assessment(session: AsyncSession, rules: YearRules, year: int, z
         .join(Activity, Activity.id == Attendance.activity_id)
         .where(Attendance.group_id.is_not(None), Activity.status == ActivityStatus.CLOSED,
                Activity.starts_at >= start, Activity.starts_at < end)
-        .group_by(Attendance.group_id))).all()}
+        .group_by(Attendance.group_id).execution_options(**OFFLOAD))).all()}
     weights = rules.groups
     found = []
     for group_id, name in sorted((await group_names(session)).items()):
