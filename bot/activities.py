@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.authz import Action, can, groups_within_reach
@@ -417,15 +417,22 @@ def parse_scene(key: str) -> tuple[int, str] | None:
     return int(activity_id), code
 
 
+# The sign-in statements are built once: a plenary opening sends hundreds of them a minute, and a
+# reused statement keeps its cache key and compiled form (bench/callback.py).
+_OPEN_FOR_CODES = select(Activity).where(
+    Activity.status != ActivityStatus.CANCELLED,
+    Activity.signin_opens_at <= bindparam("opens_by"),
+    Activity.signin_closes_at >= bindparam("closes_after"),
+).order_by(Activity.starts_at)
+_ATTENDANCE_OF = select(Attendance).where(
+    Attendance.activity_id == bindparam("activity_id"), Attendance.member_id == bindparam("member_id")
+)
+
+
 async def find_by_code(session: AsyncSession, code: str, now: datetime, period_seconds: int) -> Activity | None:
     """The activity whose screen shows ``code`` now (or showed it one period ago)."""
-    candidates = (await session.scalars(
-        select(Activity).where(
-            Activity.status != ActivityStatus.CANCELLED,
-            Activity.signin_opens_at <= now + CODE_LOOKUP_MARGIN,
-            Activity.signin_closes_at >= now - CODE_LOOKUP_MARGIN,
-        ).order_by(Activity.starts_at)
-    )).all()
+    window = {"opens_by": now + CODE_LOOKUP_MARGIN, "closes_after": now - CODE_LOOKUP_MARGIN}
+    candidates = (await session.scalars(_OPEN_FOR_CODES, window)).all()
     return next((activity for activity in candidates if code_is_current(activity, code, now, period_seconds)), None)
 
 
@@ -460,9 +467,7 @@ class SignInResult:
 
 
 async def attendance_of(session: AsyncSession, activity_id: int, member_id: int) -> Attendance | None:
-    return await session.scalar(
-        select(Attendance).where(Attendance.activity_id == activity_id, Attendance.member_id == member_id)
-    )
+    return await session.scalar(_ATTENDANCE_OF, {"activity_id": activity_id, "member_id": member_id})
 
 
 async def sign_in(

@@ -7,14 +7,17 @@ starts afresh (its reply says the old one was closed), and the housekeeping swee
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Reply
+from bot.outbound.sql import dialect_of
 from bot.router import State
 from models.conversation import ConversationState
 
@@ -73,30 +76,46 @@ class Conversation:
         return self.state is not None
 
 
+# Built once (the load and the save run for every message): a statement object that is reused keeps its
+# cache key and compiled form, and Core rows skip the ORM's identity map and unit of work.
+_STATE = ConversationState.__table__
+_LOAD = select(_STATE.c.state, _STATE.c.data, _STATE.c.updated_at).where(_STATE.c.session_key == bindparam("key"))
+_FORGET = delete(_STATE).where(_STATE.c.session_key == bindparam("key"))
+
+
+@functools.cache
+def _save_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_STATE)
+    return statement.on_conflict_do_update(
+        index_elements=["session_key"],
+        set_={"state": statement.excluded.state, "data": statement.excluded.data,
+              "updated_at": statement.excluded.updated_at},
+    )
+
+
 async def load_conversation(session: AsyncSession, session_key: str, now: datetime, idle: timedelta) -> Conversation:
-    row = await session.get(ConversationState, session_key)
+    row = (await session.execute(_LOAD, {"key": session_key})).first()
     if row is None:
         return Conversation(session_key)
-    if row.state is not None and now - row.updated_at > idle:
+    state, data, updated_at = row
+    if state is not None and now - updated_at > idle:
         conversation = Conversation(session_key)
-        conversation.expired_state = row.state
+        conversation.expired_state = state
         conversation.changed = True
         return conversation
-    return Conversation(session_key, row.state, row.data)
+    return Conversation(session_key, state, data)
 
 
 async def save_conversation(session: AsyncSession, conversation: Conversation, now: datetime) -> None:
     if not conversation.changed:
         return
     if conversation.state is None and not conversation.data:
-        key = conversation.session_key
-        await session.execute(delete(ConversationState).where(ConversationState.session_key == key))
+        await session.execute(_FORGET, {"key": conversation.session_key})
         return
-    await session.merge(
-        ConversationState(
-            session_key=conversation.session_key, state=conversation.state, data=conversation.data, updated_at=now
-        )
-    )
+    values = {"session_key": conversation.session_key, "state": conversation.state, "data": conversation.data,
+              "updated_at": now}
+    await session.execute(_save_statement(dialect_of(session)), values)
 
 
 async def close_idle_conversations(services: Services) -> int:

@@ -27,8 +27,9 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Row, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
@@ -130,7 +131,7 @@ class Dispatcher:
         now = services.clock.now()
         async with services.db.session() as session:
             await self._lock_member_across_processes(session, event.session_key)
-            prior = await session.get(InboundMessage, event.dedupe_key)
+            prior = (await session.execute(_PRIOR, {"key": event.dedupe_key})).first()
             if prior is not None:
                 log.info("duplicate delivery of %s answered from the record", event.dedupe_key)
                 return _outcome_of(prior)
@@ -143,11 +144,10 @@ class Dispatcher:
             replied_later = reply is not None and late.passed
             if replied_later:
                 await self._queue_late_reply(session, event, reply)
-            # A Core insert: the ORM's unit of work costs more than the row itself on this hot path.
-            await session.execute(insert(InboundMessage).values(
-                dedupe_key=event.dedupe_key, session_key=event.session_key, received_at=now,
-                replied_later=replied_later, reply=None if replied_later or reply is None else reply.to_dict(),
-            ))
+            await session.execute(_RECORD, {
+                "dedupe_key": event.dedupe_key, "session_key": event.session_key, "received_at": now,
+                "replied_later": replied_later, "reply": None if replied_later or reply is None else reply.to_dict(),
+            })
         if replied_later or ctx.pushed:
             services.wake_delivery()
         if ctx.scheduled and services.scheduler is not None:
@@ -297,17 +297,25 @@ def _with_notice(notice: str, reply: Reply | None) -> Reply:
     return Reply(text=f"{notice}\n\n{reply.text}", extra=reply.extra)
 
 
-def _outcome_of(record: InboundMessage) -> Outcome:
+def _outcome_of(record: Row[Any]) -> Outcome:
     if record.replied_later or record.reply is None:
         return Outcome(None, pushed=record.replied_later)
     return Outcome(Reply.from_dict(record.reply))
 
 
+# The statements every message runs, built once: a statement object that is reused keeps its cache key
+# and compiled form (building them per message cost more CPU than executing them, bench/callback.py);
+# Core statements on the tables skip the ORM's identity map and unit of work.
+_INBOUND = InboundMessage.__table__
+_PRIOR = select(_INBOUND.c.reply, _INBOUND.c.replied_later).where(_INBOUND.c.dedupe_key == bindparam("key"))
+_RECORD = insert(_INBOUND)
+_MEMBER_OF_IDENTITY = (
+    select(Member)
+    .join(Identity, Identity.member_id == Member.id)
+    .where(Identity.platform == bindparam("platform"), Identity.external_id == bindparam("user_id"))
+)
+
+
 async def find_member(session: AsyncSession, platform: str, user_id: str) -> Member | None:
     """The member bound to this chat identity, if any."""
-    statement = (
-        select(Member)
-        .join(Identity, Identity.member_id == Member.id)
-        .where(Identity.platform == platform, Identity.external_id == user_id)
-    )
-    return (await session.scalars(statement)).first()
+    return (await session.scalars(_MEMBER_OF_IDENTITY, {"platform": platform, "user_id": user_id})).first()

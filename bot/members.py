@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.authz import Action, can
@@ -78,19 +78,23 @@ async def identity_of(session: AsyncSession, platform: str, external_id: str) ->
     )
 
 
+# Built once: ``注册`` looks it up for every visitor (a reused statement keeps its compiled form).
+_PENDING_APPLICATION = (
+    select(MemberApplication)
+    .where(
+        MemberApplication.platform == bindparam("platform"),
+        MemberApplication.external_id == bindparam("external_id"),
+        MemberApplication.status == ApplicationStatus.PENDING,
+    )
+    .order_by(MemberApplication.id.desc())  # type: ignore[union-attr]
+    .limit(1)
+)
+
+
 async def pending_application_of(
     session: AsyncSession, platform: str, external_id: str
 ) -> MemberApplication | None:
-    return await session.scalar(
-        select(MemberApplication)
-        .where(
-            MemberApplication.platform == platform,
-            MemberApplication.external_id == external_id,
-            MemberApplication.status == ApplicationStatus.PENDING,
-        )
-        .order_by(MemberApplication.id.desc())  # type: ignore[union-attr]
-        .limit(1)
-    )
+    return await session.scalar(_PENDING_APPLICATION, {"platform": platform, "external_id": external_id})
 
 
 async def latest_application(session: AsyncSession, member_id: int) -> MemberApplication | None:
@@ -102,18 +106,19 @@ async def latest_application(session: AsyncSession, member_id: int) -> MemberApp
     )
 
 
+# One statement for the three names (``我的`` shows them on every call), built once.
+_NAMES = select(
+    select(LiaisonGroup.name).where(LiaisonGroup.id == bindparam("group")).scalar_subquery(),
+    select(Sector.name).where(Sector.id == bindparam("sector")).scalar_subquery(),
+    select(Committee.name).where(Committee.id == bindparam("committee")).scalar_subquery(),
+)
+
+
 async def names_of(session: AsyncSession, member: Member) -> dict[str, str]:
     """The member's group, sector and committee names ("" where unset)."""
-    names = {"group": "", "sector": "", "committee": ""}
-    for key, model, ident in (
-        ("group", LiaisonGroup, member.group_id),
-        ("sector", Sector, member.sector_id),
-        ("committee", Committee, member.committee_id),
-    ):
-        if ident is not None:
-            row = await session.get(model, ident)
-            names[key] = row.name if row is not None else ""
-    return names
+    ids = {"group": member.group_id, "sector": member.sector_id, "committee": member.committee_id}
+    found = (await session.execute(_NAMES, ids)).one()
+    return {key: name or "" for key, name in zip(ids, found, strict=True)}
 
 
 async def pending_applications(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +25,14 @@ async def insert_ignore(
     session: AsyncSession, table: Any, values: dict[str, Any], conflict: list[str]
 ) -> bool:
     """Insert one row unless one with the same ``conflict`` columns exists; True when inserted."""
-    statement = insert_for(session, table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    result = await session.execute(statement)
+    statement = _insert_ignore(dialect_of(session), getattr(table, "__table__", table), tuple(conflict))
+    result = await session.execute(statement, values)
     return bool(result.rowcount)
+
+
+@functools.cache
+def _insert_ignore(dialect: str, table: Table, conflict: tuple[str, ...]) -> Any:
+    # Built once per table: sign-ins and queued pushes insert this way on the hot path, and a reused
+    # statement keeps its cache key and compiled form. Its columns come from each call's parameters.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict))
