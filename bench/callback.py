@@ -1,7 +1,7 @@
 """The WeChat callback benchmark: lvzhi against the protocol floor, side by side, in one run.
 
     python -m bench.callback [--quick] [--repeat 3] [--messages 20000] [--no-pg] [--no-workers]
-                             [--no-overload] [--memory-messages 100000]
+                             [--no-overload] [--memory-messages N]
 
 What it does, on the same machine and in one run:
 
@@ -18,7 +18,7 @@ What it does, on the same machine and in one run:
 4. **Overload**: the open-loop generator sends at twice the rate lvzhi sustained in (1), the way the
    platform does (it does not wait for answers). Counts answers over 5 s and bare ``success`` answers
    (replies then go out as pushes, to the mock WeChat API of ``lvzhi dev mock-wechat``).
-5. **Memory** (optional, ``--memory-messages``): one long run, VmHWM of the server afterwards.
+5. **Memory** (``--memory-messages``, 100,000 unless ``--quick``): one long run, VmHWM of the server afterwards.
 
 The message mix, from the seeded members: ``帮助`` (30 %), ``我的`` (30 %), ``签到 <code>`` (20 %) and a
 conversation step (20 %: a not-yet-registered visitor sends ``注册`` and then their name, two messages).
@@ -440,6 +440,20 @@ class Bench:
             return self.measure(server, messages, gen_core, **plan_extra)
 
 
+    def one_vs_two_workers(self, db_url: str, mock_port: int, repeat: int, name: str) -> tuple[dict[str, Any], ...]:
+        """``lvzhi serve --workers 1`` and ``--workers 2``, alternating, unpinned (the generator shares the cores)."""
+        one, two = [], []
+        for _ in range(repeat):
+            one.append(self.lvzhi_run(db_url, mock_port, workers=1, server_core=None, gen_core=None))
+            two.append(self.lvzhi_run(db_url, mock_port, workers=2, server_core=None, gen_core=None))
+        found = median_of(one), median_of(two)
+        show(f"lvzhi, {name}, 1 worker, unpinned", found[0])
+        show(f"lvzhi, {name}, 2 workers, unpinned", found[1])
+        print(f"    2 workers / 1 worker: {found[1]['msgs_per_s'] / found[0]['msgs_per_s']:.2f}x"
+              " (the generator shares the two cores)", flush=True)
+        return found
+
+
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("msgs_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "cpu_ms_per_msg", "peak_mb")
     summary: dict[str, Any] = {key: statistics.median(run[key] for run in runs) for key in keys}
@@ -516,6 +530,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                                for _ in range(args.repeat)]
                     results["postgresql"] = median_of(pg_runs)
                     show("lvzhi, PostgreSQL", results["postgresql"], floor)
+                    if args.workers and two_cores:  # PostgreSQL takes concurrent writers: where workers can scale
+                        results["workers1_pg"], results["workers2_pg"] = bench.one_vs_two_workers(
+                            pg_url, mock_port, args.repeat, "PostgreSQL")
                 finally:
                     mix.activity = sqlite_activity
                     asyncio.run(drop_pg_database())
@@ -523,16 +540,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 results["notes"].append("no PostgreSQL answered at 127.0.0.1:5432: skipped")
 
             if args.workers and two_cores:
-                one, two = [], []
-                for _ in range(args.repeat):
-                    one.append(bench.lvzhi_run(sqlite_url, mock_port, workers=1, server_core=None, gen_core=None))
-                    two.append(bench.lvzhi_run(sqlite_url, mock_port, workers=2, server_core=None, gen_core=None))
-                results["workers1"], results["workers2"] = median_of(one), median_of(two)
-                show("lvzhi, SQLite, 1 worker, unpinned", results["workers1"])
-                show("lvzhi, SQLite, 2 workers, unpinned", results["workers2"])
-                scale = results["workers2"]["msgs_per_s"] / results["workers1"]["msgs_per_s"]
-                print(f"    2 workers / 1 worker: {scale:.2f}x"
-                      " (the generator shares the two cores)", flush=True)
+                results["workers1"], results["workers2"] = bench.one_vs_two_workers(
+                    sqlite_url, mock_port, args.repeat, "SQLite")
 
             if args.overload:
                 rate = 2 * results["sqlite"]["msgs_per_s"]
@@ -590,8 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-workers", dest="workers", action="store_false", help="skip 1 vs 2 workers")
     parser.add_argument("--no-overload", dest="overload", action="store_false", help="skip the overload test")
     parser.add_argument("--overload-seconds", type=float, help="length of the overload test (default 20; quick 5)")
-    parser.add_argument("--memory-messages", type=int, default=0,
-                        help="also one long run of this many messages for peak memory (e.g. 100000)")
+    parser.add_argument("--memory-messages", type=int,
+                        help="one long run of this many messages for peak memory (default 100000; quick 0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, plans, results)")
     parser.add_argument("--json", help="write the results as JSON to this file")
     return parser
@@ -603,6 +612,8 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     args.repeat = args.repeat or (1 if quick else 3)
     args.warmup = args.warmup if args.warmup is not None else (300 if quick else 1000)
     args.overload_seconds = args.overload_seconds or (5.0 if quick else 20.0)
+    if args.memory_messages is None:
+        args.memory_messages = 0 if quick else 100_000
     return args
 
 

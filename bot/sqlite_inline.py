@@ -55,14 +55,15 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     )
 
 
-async def _retry_busy(call: Callable[[], Any]) -> Any:
-    """``call()`` now, and again after a growing pause while SQLite says the database is locked."""
+async def _retry_busy(call: Callable[[], Any], *, in_thread: bool = False) -> Any:
+    """``call()`` now (on the loop, or in a worker thread), and again after a growing pause while SQLite
+    says the database is locked."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + BUSY_TIMEOUT_SECONDS
     pause = _BUSY_FIRST_SLEEP
     while True:
         try:
-            return call()
+            return await asyncio.to_thread(call) if in_thread else call()
         except sqlite3.OperationalError as error:
             if not _is_busy(error) or loop.time() + pause > give_up:
                 raise
@@ -101,7 +102,7 @@ class InlineCursor:
             self._cursor.execute(sql, parameters or ())
             return self._cursor.fetchall() if self._cursor.description else None
 
-        return await _retry_busy_in_thread(run)
+        return await _retry_busy(run, in_thread=True)
 
     @property
     def description(self) -> Any:
@@ -134,20 +135,6 @@ class InlineCursor:
 
     async def close(self) -> None:
         self._cursor.close()
-
-
-async def _retry_busy_in_thread(run: Callable[[], Any]) -> Any:
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + BUSY_TIMEOUT_SECONDS
-    pause = _BUSY_FIRST_SLEEP
-    while True:
-        try:
-            return await asyncio.to_thread(run)
-        except sqlite3.OperationalError as error:
-            if not _is_busy(error) or loop.time() + pause > give_up:
-                raise
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, _BUSY_MAX_SLEEP)
 
 
 class InlineConnection:
