@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Reply
-from bot.outbound.sql import dialect_of
+from bot.outbound.sql import dialect_of, insert_of
 from bot.router import State
 from models.conversation import ConversationState
 
@@ -85,8 +84,7 @@ _FORGET = delete(_STATE).where(_STATE.c.session_key == bindparam("key"))
 
 @functools.cache
 def _save_statement(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(_STATE)
+    statement = insert_of(dialect, _STATE)
     return statement.on_conflict_do_update(
         index_elements=["session_key"],
         set_={"state": statement.excluded.state, "data": statement.excluded.data,

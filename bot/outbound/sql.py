@@ -14,11 +14,15 @@ def dialect_of(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+def insert_of(dialect: str, table: Any) -> Any:
+    """The dialect's ``insert`` (both have ``on_conflict_do_nothing`` / ``on_conflict_do_update``); by name, for
+    statements built once per dialect."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
 def insert_for(session: AsyncSession, table: Any) -> Any:
-    """The dialect's ``insert`` (both have ``on_conflict_do_nothing`` / ``on_conflict_do_update``)."""
-    if dialect_of(session) == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    """The session's dialect's ``insert``."""
+    return insert_of(dialect_of(session), table)
 
 
 async def insert_ignore(
@@ -34,5 +38,4 @@ async def insert_ignore(
 def _insert_ignore(dialect: str, table: Table, conflict: tuple[str, ...]) -> Any:
     # Built once per table: sign-ins and queued pushes insert this way on the hot path, and a reused
     # statement keeps its cache key and compiled form. Its columns come from each call's parameters.
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return insert_of(dialect, table).on_conflict_do_nothing(index_elements=list(conflict))

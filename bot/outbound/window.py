@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.outbound.sql import dialect_of
+from bot.outbound.sql import dialect_of, insert_of
 from models.outbound import ChatWindow
 
 MESSAGE_WINDOW = timedelta(hours=48)
@@ -53,8 +52,7 @@ def _window_upsert(dialect: str, window: str) -> Any:
     table = ChatWindow.__table__
     opened, count = f"{window}_at", f"{window}_sent"
     at = bindparam("at")
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).values(
+    return insert_of(dialect, table).values(
         {"platform": bindparam("platform"), "user_id": bindparam("user_id"), opened: at, count: 0, "updated_at": at}
     ).on_conflict_do_update(
         index_elements=["platform", "user_id"],
