@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.direct import Direct
 from bot.events import Reply
 from bot.outbound.sql import dialect_of, insert_of
 from bot.router import State
@@ -75,25 +76,29 @@ class Conversation:
         return self.state is not None
 
 
-# Built once (the load and the save run for every message): a statement object that is reused keeps its
-# cache key and compiled form, and Core rows skip the ORM's identity map and unit of work.
+# Built once (the load and the save run for every message) as Direct statements: on SQLite they skip
+# SQLAlchemy's execution pipeline (bot/direct.py); elsewhere a reused statement keeps its compiled form.
 _STATE = ConversationState.__table__
-_LOAD = select(_STATE.c.state, _STATE.c.data, _STATE.c.updated_at).where(_STATE.c.session_key == bindparam("key"))
-_FORGET = delete(_STATE).where(_STATE.c.session_key == bindparam("key"))
+_LOAD = Direct(
+    select(_STATE.c.state, _STATE.c.data, _STATE.c.updated_at).where(_STATE.c.session_key == bindparam("key"))
+)
+_FORGET = Direct(delete(_STATE).where(_STATE.c.session_key == bindparam("key")))
 
 
 @functools.cache
-def _save_statement(dialect: str) -> Any:
-    statement = insert_of(dialect, _STATE)
-    return statement.on_conflict_do_update(
+def _save_statement(dialect: str) -> Direct:
+    statement = insert_of(dialect, _STATE).values(
+        {name: bindparam(name) for name in ("session_key", "state", "data", "updated_at")}
+    )
+    return Direct(statement.on_conflict_do_update(
         index_elements=["session_key"],
         set_={"state": statement.excluded.state, "data": statement.excluded.data,
               "updated_at": statement.excluded.updated_at},
-    )
+    ))
 
 
 async def load_conversation(session: AsyncSession, session_key: str, now: datetime, idle: timedelta) -> Conversation:
-    row = (await session.execute(_LOAD, {"key": session_key})).first()
+    row = await _LOAD.first(session, {"key": session_key})
     if row is None:
         return Conversation(session_key)
     state, data, updated_at = row
@@ -109,11 +114,11 @@ async def save_conversation(session: AsyncSession, conversation: Conversation, n
     if not conversation.changed:
         return
     if conversation.state is None and not conversation.data:
-        await session.execute(_FORGET, {"key": conversation.session_key})
+        await _FORGET.run(session, {"key": conversation.session_key})
         return
     values = {"session_key": conversation.session_key, "state": conversation.state, "data": conversation.data,
               "updated_at": now}
-    await session.execute(_save_statement(dialect_of(session)), values)
+    await _save_statement(dialect_of(session)).run(session, values)
 
 
 async def close_idle_conversations(services: Services) -> int:

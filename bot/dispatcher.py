@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
 from bot.conversations import load_conversation, save_conversation
+from bot.direct import Direct
 from bot.events import Event, Kind, Reply, as_reply
 from bot.router import Router, RouteTable
 from bot.services import Services
@@ -131,7 +132,7 @@ class Dispatcher:
         now = services.clock.now()
         async with services.db.session() as session:
             await self._lock_member_across_processes(session, event.session_key)
-            prior = (await session.execute(_PRIOR, {"key": event.dedupe_key})).first()
+            prior = await _PRIOR.first(session, {"key": event.dedupe_key})
             if prior is not None:
                 log.info("duplicate delivery of %s answered from the record", event.dedupe_key)
                 return _outcome_of(prior)
@@ -144,7 +145,7 @@ class Dispatcher:
             replied_later = reply is not None and late.passed
             if replied_later:
                 await self._queue_late_reply(session, event, reply)
-            await session.execute(_RECORD, {
+            await _RECORD.run(session, {
                 "dedupe_key": event.dedupe_key, "session_key": event.session_key, "received_at": now,
                 "replied_later": replied_later, "reply": None if replied_later or reply is None else reply.to_dict(),
             })
@@ -297,18 +298,20 @@ def _with_notice(notice: str, reply: Reply | None) -> Reply:
     return Reply(text=f"{notice}\n\n{reply.text}", extra=reply.extra)
 
 
-def _outcome_of(record: Row[Any]) -> Outcome:
+def _outcome_of(record: Any) -> Outcome:
     if record.replied_later or record.reply is None:
         return Outcome(None, pushed=record.replied_later)
     return Outcome(Reply.from_dict(record.reply))
 
 
 # The statements every message runs, built once: a statement object that is reused keeps its cache key
-# and compiled form (building them per message cost more CPU than executing them, bench/callback.py);
-# Core statements on the tables skip the ORM's identity map and unit of work.
+# and compiled form (building them per message cost more CPU than executing them, bench/callback.py).
+# The frame's own are Direct statements: on SQLite they skip SQLAlchemy's execution pipeline (bot/direct.py).
 _INBOUND = InboundMessage.__table__
-_PRIOR = select(_INBOUND.c.reply, _INBOUND.c.replied_later).where(_INBOUND.c.dedupe_key == bindparam("key"))
-_RECORD = insert(_INBOUND)
+_PRIOR = Direct(select(_INBOUND.c.reply, _INBOUND.c.replied_later).where(_INBOUND.c.dedupe_key == bindparam("key")))
+_RECORD = Direct(insert(_INBOUND).values({
+    name: bindparam(name) for name in ("dedupe_key", "session_key", "received_at", "replied_later", "reply")
+}))
 _MEMBER_OF_IDENTITY = (
     select(Member)
     .join(Identity, Identity.member_id == Member.id)
