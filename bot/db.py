@@ -121,4 +121,4 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get("lvzhi_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        sqlite_inline.begin(conn.connection.dbapi_connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
