@@ -114,7 +114,8 @@ def _compile(statement: Executable, dialect: Dialect) -> _Form:
         if process is not None:
             bind_processors[name] = process
     columns = list(getattr(statement, "selected_columns", ()))
-    row_type = collections.namedtuple("Row", [column.key for column in columns]) if columns else None  # type: ignore[misc]
+    # rename: an unlabelled expression (a scalar subquery) has no usable name; it gets a positional one
+    row_type = collections.namedtuple("Row", [str(column.key) for column in columns], rename=True) if columns else None
     return _Form(
         construct_params=compiled.construct_params,
         sql=compiled.string,

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.authz import Action, can
+from bot.direct import Direct
 from bot.events import Reply
 from bot.i18n import Catalogue
 from models.member import (
@@ -106,18 +107,19 @@ async def latest_application(session: AsyncSession, member_id: int) -> MemberApp
     )
 
 
-# One statement for the three names (``我的`` shows them on every call), built once.
-_NAMES = select(
+# One statement for the three names (``我的`` shows them on every call), built once, run Direct
+# (bot/direct.py: on SQLite without SQLAlchemy's execution pipeline).
+_NAMES = Direct(select(
     select(LiaisonGroup.name).where(LiaisonGroup.id == bindparam("group")).scalar_subquery(),
     select(Sector.name).where(Sector.id == bindparam("sector")).scalar_subquery(),
     select(Committee.name).where(Committee.id == bindparam("committee")).scalar_subquery(),
-)
+))
 
 
 async def names_of(session: AsyncSession, member: Member) -> dict[str, str]:
     """The member's group, sector and committee names ("" where unset)."""
     ids = {"group": member.group_id, "sector": member.sector_id, "committee": member.committee_id}
-    found = (await session.execute(_NAMES, ids)).one()
+    found = await _NAMES.first(session, ids)
     return {key: name or "" for key, name in zip(ids, found, strict=True)}
 
 

@@ -112,17 +112,18 @@ class Route:
             return self.state.contains(state_name)
         return self.state == state_name
 
-    def match(self, kind: Kind, text: str, key: str, state_name: str | None) -> re.Match[str] | bool:
+    def match(self, kind: Kind, normalised: str, key: str, state_name: str | None) -> re.Match[str] | bool:
+        """``normalised`` is the event's text after :func:`normalise` (done once per event, not per route)."""
         if kind not in self.kinds or not self.state_matches(state_name):
             return False
-        if self.words and normalise(text) not in self.words:
+        if self.words and normalised not in self.words:
             return False
         if self.keys and key not in self.keys:
             return False
         if self.key_prefix and not key.startswith(self.key_prefix):
             return False
         if self.pattern is not None:
-            return self.pattern.search(normalise(text)) or False
+            return self.pattern.search(normalised) or False
         return True
 
 
@@ -223,8 +224,9 @@ class RouteTable:
     def find(self, kind: Kind, text: str, key: str, state_name: str | None) -> tuple[
         Route, re.Match[str] | None
     ] | None:
+        normalised = normalise(text)
         for route in self.routes:
-            matched = route.match(kind, text, key, state_name)
+            matched = route.match(kind, normalised, key, state_name)
             if matched is not False:
                 return route, matched if isinstance(matched, re.Match) else None
         return None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.context import Context
-from bot.events import Kind
+from bot.events import Article, Kind, Reply
 from bot.router import Router, RouteTable, State, StatesGroup
 
 
@@ -59,3 +61,28 @@ def test_a_fallback_bound_to_a_state_answers_only_there_and_after_commands() -> 
     assert handler_of(table, Kind.TEXT, text="好的", state=Flow.step.name) is nothing
     assert handler_of(table, Kind.TEXT, text="好的") is other  # outside the conversation: the general fallback
     assert handler_of(table, Kind.TEXT, text="报送", state=Flow.step.name) is command  # commands still work
+
+
+def test_a_command_matches_what_an_older_member_types_full_width_and_spaced() -> None:
+    router = Router("t")
+
+    @router.command("签到")
+    async def sign_in(ctx: Context) -> str:
+        return "ok"
+
+    @router.regex(r"^签到 (\d{6})$")
+    async def sign_in_with_code(ctx: Context) -> str:
+        return "ok"
+
+    table = RouteTable([Router("first"), router])
+    assert table.find(Kind.TEXT, "  签到 ", "", None)[0].handler is sign_in  # type: ignore[index]
+    found = table.find(Kind.TEXT, "签到　１２３４５６", "", None)  # an ideographic space, full-width digits
+    assert found is not None and found[0].handler is sign_in_with_code and found[1] is not None
+    assert found[1].group(1) == "123456"
+
+
+def test_a_reply_is_stored_and_read_back_whole() -> None:
+    reply = Reply(text="您好", article=Article(title="通知", description="明天开会", url="https://x/1", image_url="i"),
+                  extra={"buttons": ["是", "否"]})
+    assert reply.to_dict() == dataclasses.asdict(reply)
+    assert Reply.from_dict(reply.to_dict()) == reply
