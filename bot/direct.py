@@ -56,8 +56,8 @@ class _Form:
         arguments = []
         for name in self.order:
             value = values[name]
-            process = processors.get(name)
-            arguments.append(value if process is None or value is None else process(value))
+            process = processors.get(name)  # called for None too, as SQLAlchemy does (JSON stores 'null')
+            arguments.append(value if process is None else process(value))
         return arguments
 
     def row(self, raw: Sequence[Any]) -> Any:

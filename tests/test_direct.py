@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
@@ -98,3 +98,14 @@ async def test_a_statement_that_needs_column_defaults_is_refused_on_sqlite(sqlit
     async with sqlite_db.session() as session:
         with pytest.raises(ValueError, match="every column"):
             await without_counts.run(session, {"platform": "mp", "user_id": "o-1", "at": AT})
+
+
+async def test_values_are_stored_exactly_as_sqlalchemy_stores_them(db: Database) -> None:
+    async with db.session() as session:
+        await _RECORD.run(session, record("direct", reply=None))
+        await session.execute(_RECORD.statement, record("sqlalchemy", reply=None))
+        stored = (await session.execute(text(
+            "SELECT CAST(reply AS TEXT), CAST(received_at AS TEXT), CAST(replied_later AS TEXT) FROM inbound_message"
+            " WHERE dedupe_key IN ('direct', 'sqlalchemy')"
+        ))).all()
+    assert len(stored) == 2 and stored[0] == stored[1]
