@@ -159,8 +159,9 @@ def report(results: dict[str, Any], args: list[str], broadcast: str | None, seco
                           f"**{w2['msgs_per_s'] / w1['msgs_per_s']:.2f}× 1 worker**; generator shares the cores"))
     if "overload" in results:
         o = results["overload"]
-        waited = o.get("success_latency_ms")
-        extra = f"; 'success' answers took {waited['min']:.0f}–{waited['max']:.0f} ms" if waited else ""
+        extra = (f". The server then handled its inbox in {o['backlog_s']:.1f} s more: {o['recorded']} of "
+                 f"{o['messages']} messages recorded once, {o['late_replies']} replies queued as pushes for the "
+                 f"{o['success_answers']} `success` answers, {o['left_in_inbox']} left in the inbox")
         lines += [
             "",
             f"**Overload** (open loop, as the platform sends): {o['offered_rate']:.0f} msg/s offered (2× the SQLite "

@@ -67,7 +67,7 @@ def create_app(
 
     app.cleanup_ctx.append(_database(services, migrate))
     app.cleanup_ctx.append(_outbound(services, start_background))
-    app.cleanup_ctx.append(_dispatcher_drain(dispatcher))
+    app.cleanup_ctx.append(_dispatcher_drain(dispatcher, start_background))
     return app
 
 
@@ -158,8 +158,10 @@ def _outbound(services: Services, start: bool) -> Callable[[web.Application], As
     return lifecycle
 
 
-def _dispatcher_drain(dispatcher: Dispatcher) -> Callable[[web.Application], AsyncIterator[None]]:
+def _dispatcher_drain(dispatcher: Dispatcher, start: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        if start:
+            await dispatcher.resume_inbox()  # what a stop left in the inbox is handled first (bot/inbox.py)
         yield
         await dispatcher.drain()  # let handlers past their deadline finish and queue their replies
 

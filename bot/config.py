@@ -30,6 +30,10 @@ class ServerSettings(BaseModel):
     public_url: str = "http://127.0.0.1:8080"
     reply_budget_seconds: float = Field(4.5, gt=0, le=4.8)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # Messages handled at once; beyond that they are answered "success" and handled from the inbox
+    # (bot/inbox.py). 100 × a few ms per message on SQLite's single writer stays far inside the 5 s.
+    # 0 answers every message "success" and pushes every reply.
+    max_inflight: int = Field(100, ge=0)
 
 
 class DatabaseSettings(BaseModel):

@@ -13,6 +13,11 @@ For every event, in this order:
 4. **The 5-second rule.** :meth:`Dispatcher.feed` waits at most until the transport's deadline. A
    handler still running then is left to finish; its reply goes out as a push, and the transport
    answers "success" in time.
+4b. **Overload.** With ``server.max_inflight`` messages already in hand, or while an older message of
+   the same member waits in the inbox, a message is committed to the inbox and answered "success" at
+   once; the drainer handles the inbox oldest first and pushes the replies (bot/inbox.py). The answer
+   stays fast however far the load exceeds what the server can handle, members' messages keep their
+   order, and everyone else is answered inline again as soon as there is room.
 5. **Error boundary.** A handler's exception rolls its transaction back and becomes a polite apology
    with a reference number; the traceback is logged with that number.
 """
@@ -20,6 +25,7 @@ For every event, in this order:
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 import time
@@ -36,6 +42,8 @@ from bot.context import Context
 from bot.conversations import load_conversation, save_conversation
 from bot.direct import Direct
 from bot.events import Event, Kind, Reply, as_reply
+from bot.inbox import REMOVE as _UNQUEUE
+from bot.inbox import Inbox
 from bot.router import Router, RouteTable
 from bot.services import Services
 from models.conversation import InboundMessage
@@ -74,6 +82,14 @@ class Dispatcher:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._inflight: dict[str, asyncio.Task[Outcome]] = {}
         self._late: set[asyncio.Task[None]] = set()
+        self.inbox = Inbox(services.db)
+        self.max_inflight = services.settings.server.max_inflight
+        self._drainer: asyncio.Task[None] | None = None
+        self._stopping = False
+        # What this process has in the inbox: dedupe key → session key, and how many per session key
+        # (a member with a message waiting there has the next ones wait there too, to keep their order).
+        self._waiting: dict[str, str] = {}
+        self._waiting_members: collections.Counter[str] = collections.Counter()
 
     # --- entry point ------------------------------------------------------------------------------
 
@@ -88,6 +104,9 @@ class Dispatcher:
             deadline = loop.time() + self.services.settings.server.reply_budget_seconds
         if event.dedupe_key in self._inflight:
             log.info("retry of a message still being handled: %s", event.dedupe_key)
+            return None
+        if len(self._inflight) >= self.max_inflight or event.session_key in self._waiting_members:
+            await self._defer(event)
             return None
         late = _Deadline()
         # No await before create_task: tasks start in creation order, so they queue on the
@@ -106,17 +125,134 @@ class Dispatcher:
         return None
 
     async def drain(self) -> None:
-        """Wait for handlers that passed their deadline (shutdown, tests)."""
-        while self._late:
-            await asyncio.gather(*list(self._late), return_exceptions=True)
+        """Shutdown: stop taking messages from the inbox (they stay there for the next start) and wait
+        for the one in hand and for handlers that passed their deadline."""
+        self._stopping = True
+        try:
+            await self.drainer_done()
+            while self._late:
+                await asyncio.gather(*list(self._late), return_exceptions=True)
+        finally:
+            self._stopping = False
+
+    @property
+    def busy(self) -> bool:
+        """The drainer is handling the inbox."""
+        return self._drainer is not None
+
+    @property
+    def in_hand(self) -> int:
+        """Messages being handled (counted against ``server.max_inflight``)."""
+        return len(self._inflight)
+
+    @property
+    def waiting(self) -> int:
+        """Messages this process put in the inbox that are not handled yet."""
+        return len(self._waiting)
+
+    async def resume_inbox(self) -> None:
+        """Start-up, before the first message: what a stop left in the inbox is handled first."""
+        for dedupe_key, session_key in await self.inbox.waiting():
+            self._note_waiting(dedupe_key, session_key)
+        self.start_drainer()
+
+    async def handle_inbox(self) -> None:
+        """Handle what waits in the inbox and return when it is empty."""
+        self.start_drainer()
+        await self.drainer_done()
+
+    async def drainer_done(self) -> None:
+        """Wait for the drainer's current run, if any, to end (without starting one)."""
+        if self._drainer is not None:
+            await asyncio.shield(self._drainer)
+
+    # --- overload: the inbox ------------------------------------------------------------------------
+
+    async def _defer(self, event: Event) -> None:
+        if self._drainer is None:
+            log.warning("busy (%d messages in hand): answering 'success' and handling from the inbox",
+                        len(self._inflight))
+        # Noted before the write: from now on this member's messages queue behind this one.
+        noted = self._note_waiting(event.dedupe_key, event.session_key)
+        self.start_drainer()
+        try:
+            await self.inbox.put(event, self.services.clock.now())
+        except BaseException:
+            if noted:
+                self._forget_waiting(event.dedupe_key)
+            raise
+
+    def _note_waiting(self, dedupe_key: str, session_key: str) -> bool:
+        if dedupe_key in self._waiting:
+            return False  # a retry of a message already waiting
+        self._waiting[dedupe_key] = session_key
+        self._waiting_members[session_key] += 1
+        return True
+
+    def _forget_waiting(self, dedupe_key: str) -> None:
+        session_key = self._waiting.pop(dedupe_key, None)
+        if session_key is not None:
+            self._waiting_members[session_key] -= 1
+            if self._waiting_members[session_key] <= 0:
+                del self._waiting_members[session_key]
+
+    def start_drainer(self) -> None:
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain_inbox())
+
+    async def _drain_inbox(self) -> None:
+        """Oldest first, one at a time, until the inbox is empty. Each message is tried once per run: one
+        whose handling and apology both failed (a broken database) stays for the next run."""
+        tried: set[str] = set()
+        after = 0
+        emptied = False
+        try:
+            while not self._stopping:
+                commits = self.inbox.commits
+                rows = [(row_id, event) for row_id, event in await self.inbox.after(after)
+                        if event.dedupe_key not in tried]
+                if not rows:
+                    if self.inbox.writing:
+                        await self.inbox.settled()
+                    elif self.inbox.commits != commits:
+                        pass  # a write committed while we read, perhaps after our snapshot: read again
+                    elif after:
+                        after = 0  # once more from the start: PostgreSQL may commit ids out of order
+                    else:
+                        emptied = True
+                        break
+                    continue
+                for row_id, event in rows:
+                    if self._stopping:
+                        break
+                    after = row_id
+                    tried.add(event.dedupe_key)
+                    await self._handle_deferred(event)
+                    self._forget_waiting(event.dedupe_key)
+        except Exception:
+            log.exception("the inbox drainer stopped; what is left is handled by the next one")
+        finally:
+            self._drainer = None
+            if emptied:  # what is still noted was handled by another worker's drainer
+                self._waiting.clear()
+                self._waiting_members.clear()
+            if tried:
+                log.warning("inbox: handled %d messages; answering inline again", len(tried))
+
+    async def _handle_deferred(self, event: Event) -> None:
+        late = _Deadline()
+        late.passed = True  # "success" was answered long ago: the reply can only be pushed
+        task = asyncio.get_running_loop().create_task(self._process(event, late, from_inbox=True))
+        self._inflight[event.dedupe_key] = task
+        await self._push_when_done(event, task)
 
     # --- the per-message transaction ----------------------------------------------------------------
 
-    async def _process(self, event: Event, late: _Deadline) -> Outcome:
+    async def _process(self, event: Event, late: _Deadline, *, from_inbox: bool = False) -> Outcome:
         async with self._member_lock(event.session_key):
             started = time.perf_counter()
             try:
-                outcome = await self._handle_once(event, late)
+                outcome = await self._handle_once(event, late, from_inbox)
             except Exception:
                 outcome = await self._apologise(event)
             # DEBUG, not INFO (bench/callback.py): one formatted, masked line per message cost ~40 µs of
@@ -127,11 +263,13 @@ class Dispatcher:
             )
             return outcome
 
-    async def _handle_once(self, event: Event, late: _Deadline) -> Outcome:
+    async def _handle_once(self, event: Event, late: _Deadline, from_inbox: bool) -> Outcome:
         services = self.services
         now = services.clock.now()
         async with services.db.session() as session:
             await self._lock_member_across_processes(session, event.session_key)
+            if from_inbox:
+                await _UNQUEUE.run(session, {"key": event.dedupe_key})  # in the transaction that handles it
             prior = await _PRIOR.first(session, {"key": event.dedupe_key})
             if prior is not None:
                 log.info("duplicate delivery of %s answered from the record", event.dedupe_key)
@@ -210,7 +348,8 @@ class Dispatcher:
         return Reply(text=first, extra=reply.extra)
 
     async def _push_when_done(self, event: Event, task: asyncio.Task[Outcome]) -> None:
-        """The deadline passed: make sure the reply reaches the member once, as a push."""
+        """The deadline passed (or "success" was answered from the inbox): the reply reaches the member once,
+        as a push."""
         try:
             outcome = await task
             if outcome.reply is None or outcome.pushed:

@@ -46,6 +46,19 @@ class Event:
     def session_key(self) -> str:
         return f"{self.platform}:{self.user_id}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (JSON) of an event kept for later, in the inbox (bot/inbox.py)."""
+        return {
+            "platform": self.platform, "user_id": self.user_id, "kind": self.kind.value,
+            "dedupe_key": self.dedupe_key, "created_at": self.created_at.isoformat(), "text": self.text,
+            "key": self.key, "media_id": self.media_id, "pic_url": self.pic_url, "latitude": self.latitude,
+            "longitude": self.longitude, "label": self.label, "raw_type": self.raw_type,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        return cls(**{**data, "kind": Kind(data["kind"]), "created_at": datetime.fromisoformat(data["created_at"])})
+
 
 @dataclass(frozen=True, slots=True)
 class Article:

@@ -13,7 +13,7 @@ from models.activity import (
     LeaveStatus,
     SignInMethod,
 )
-from models.conversation import ConversationState, InboundMessage
+from models.conversation import ConversationState, InboundMessage, InboxMessage
 from models.delivery import Channel, Delivery, DeliveryStatus, SimMessage
 from models.duty import (
     AppealStatus,
@@ -95,6 +95,7 @@ __all__ = [
     "EntryStatus",
     "Identity",
     "InboundMessage",
+    "InboxMessage",
     "Instruction",
     "JobRun",
     "LeaveKind",

@@ -37,3 +37,20 @@ class InboundMessage(SQLModel, table=True):
     replied_later: bool = False
     error_ref: str | None = Field(default=None, max_length=16)
     received_at: datetime = utc_field(default_factory=utc_now, index=True)
+
+
+class InboxMessage(SQLModel, table=True):
+    """A message answered "success" at once because the server was busy, waiting to be handled.
+
+    Written (and committed) before the platform gets its answer, so nothing acknowledged is lost; deleted
+    in the transaction that handles it and records its :class:`InboundMessage`, so it is handled once.
+    ``id`` gives the order of arrival (bot/inbox.py).
+    """
+
+    __tablename__ = "inbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    session_key: str = Field(max_length=160)
+    event: dict[str, Any] = json_field(default_factory=dict)
+    received_at: datetime = utc_field(default_factory=utc_now)

@@ -26,9 +26,10 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
 
 
 async def insert_ignore(
-    session: AsyncSession, table: Any, values: dict[str, Any], conflict: list[str]
+    session: AsyncSession, table: Any, values: dict[str, Any] | list[dict[str, Any]], conflict: list[str]
 ) -> bool:
-    """Insert one row unless one with the same ``conflict`` columns exists; True when inserted."""
+    """Insert one row (or each of a list, in one executemany) unless one with the same ``conflict`` columns
+    exists; True when anything was inserted."""
     statement = _insert_ignore(dialect_of(session), getattr(table, "__table__", table), tuple(conflict))
     result = await session.execute(statement, values)
     return bool(result.rowcount)
