@@ -185,6 +185,29 @@ async def test_a_message_committed_while_the_drainer_reads_is_not_left_in_the_in
         assert await inbox_rows(app) == 0 and app.dispatcher.waiting == 0
 
 
+async def test_a_worker_forgets_a_waiting_member_once_another_workers_drainer_handled_their_message(
+    db: Any, tmp_path: Path, db_url: str
+) -> None:
+    # Two worker processes share the database; each drainer reads the whole inbox.
+    gate = Gate()
+    platform = OfficialAccountPlatform(TOKEN, APP_ID, AES_KEY, "safe")
+    async with busy_app(tmp_path, db_url, gate, max_inflight=0) as first, \
+            busy_app(tmp_path, db_url, gate) as second:
+        inbox = first.dispatcher.inbox = HeldRead(first.services.db)
+        first.dispatcher.start_drainer()
+        await inbox.read_done.wait()
+        assert (await post(first, platform, text_fields("o-g", "一"))).raw == "success"
+        assert first.dispatcher.waiting == 1  # the first worker holds o-g's next messages back
+        await second.dispatcher.handle_inbox()  # the second worker's drainer is quicker
+        inbox.resume.set()
+        await first.dispatcher.drainer_done()  # finds the inbox empty: o-g waits for nothing any more
+        assert first.dispatcher.waiting == 0
+        first.dispatcher.max_inflight = 100
+        assert (await post(first, platform, text_fields("o-g", "二"))).text == "收到 二"
+        assert gate.handled == [("o-g", "一"), ("o-g", "二")]
+        assert await pushed_texts(first, "o-g") == ["收到 一"]
+
+
 async def test_a_retry_of_a_message_in_the_inbox_is_handled_once(db: Any, tmp_path: Path, db_url: str) -> None:
     await Inbox(db).put(Event(platform="mp", user_id="o-b", kind=Kind.TEXT, dedupe_key="mp:msg:990001", text="稍等",
                               created_at=datetime(2026, 11, 21, tzinfo=UTC)), datetime(2026, 11, 21, tzinfo=UTC))
