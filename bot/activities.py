@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, true
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.authz import Action, can, groups_within_reach
@@ -62,6 +62,7 @@ from models.activity import (
     SignInMethod,
 )
 from models.member import Member, MemberStatus, Role
+from models.notice import ActivityResponse, Response
 
 if TYPE_CHECKING:
     from bot.notices import Outbox
@@ -624,6 +625,7 @@ async def withdraw_leave(session: AsyncSession, leave: LeaveRequest, member: Mem
     if leave.status is not LeaveStatus.PENDING:
         raise ActivityError("leave.error.decided", status=leave.status.value)
     leave.status, leave.decided_at = LeaveStatus.WITHDRAWN, now
+    await _forget_leave_answer(session, leave)
 
 
 async def decide_leave(
@@ -647,10 +649,21 @@ async def decide_leave(
     leave.decision_note, leave.decided_at = note[:REASON_MAX], now
     if approve:
         await _excuse_recorded_absence(session, leave, by, now, texts)
+    else:
+        await _forget_leave_answer(session, leave)
     key = "leave.notify.approved" if approve else "leave.notify.denied"
     text = texts(key, title=activity.title, note=note or "-")
     await tell_member(session, applicant.id or 0, text, key=f"leave:{leave.id}:{leave.status.value}")
     return leave
+
+
+async def _forget_leave_answer(session: AsyncSession, leave: LeaveRequest) -> None:
+    """A request withdrawn or denied no longer answers the activity's meeting notice (filing it in chat
+    answered 请假): the member is "no answer" again, not "leave", until they reply 参加 or ask again."""
+    await session.execute(delete(ActivityResponse).where(
+        ActivityResponse.activity_id == leave.activity_id, ActivityResponse.member_id == leave.member_id,
+        ActivityResponse.response == Response.LEAVE,
+    ))
 
 
 async def _excuse_recorded_absence(

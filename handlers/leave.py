@@ -41,7 +41,7 @@ from bot.authz import Action, can
 from bot.choices import numbered, pick
 from bot.context import Context
 from bot.router import Router, State, StatesGroup, normalise
-from handlers.notice_reply import forget_leave_answer, record_leave_answer, unanswered_notice
+from handlers.notice_reply import record_leave_answer, unanswered_notice
 from models.activity import Activity, ActivityStatus, LeaveKind, LeaveRequest, LeaveStatus
 from models.member import Member, MemberStatus
 
@@ -257,7 +257,6 @@ async def withdraw(ctx: Context) -> str:
         await ops.withdraw_leave(ctx.session, leave, _member(ctx), now=ctx.now)
     except ops.ActivityError as exc:  # decided meanwhile: say so, and show the list as it is now
         return (await _listing(ctx, render_error(ctx, exc)))[0]
-    await forget_leave_answer(ctx.session, _member(ctx).id or 0, activity.id or 0)
     ctx.conv.finish()
     return ctx.t("leave_chat.mine.withdrawn", activity=_line(ctx, activity))
 

@@ -14,8 +14,9 @@ No conversation is kept: the answer is one message, and a second ``参加`` reco
 still scheduled and whose sign-in has not closed.
 
 ``请假`` after a notice is :mod:`handlers.leave`'s: it asks :func:`unanswered_notice` whether a recent
-notice is waiting and, if so, goes straight to that activity. The helpers at the bottom keep the
-notice's answer (``activity_response``) in step with the leave requests filed and withdrawn in chat.
+notice is waiting and, if so, goes straight to that activity. A request filed in chat answers the notice
+请假 (``record_leave_answer``, at the bottom); :mod:`bot.activities` takes that answer back when the request
+is withdrawn or denied.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import activities as ops
@@ -128,11 +129,3 @@ async def record_leave_answer(session: AsyncSession, member_id: int, activity: A
     )
     if received is not None:
         await respond(session, member_id, activity, Response.LEAVE, now)
-
-
-async def forget_leave_answer(session: AsyncSession, member_id: int, activity_id: int) -> None:
-    """A withdrawn request no longer answers the notice: the member is "no answer" again (not "leave")
-    until they reply 参加 or ask again."""
-    await session.execute(delete(ActivityResponse).where(
-        ActivityResponse.activity_id == activity_id, ActivityResponse.member_id == member_id,
-        ActivityResponse.response == Response.LEAVE))

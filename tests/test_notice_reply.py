@@ -1,6 +1,6 @@
 """A member answers a meeting notice in chat: ``参加`` (confirmed with what the day needs, twice is harmless,
 nothing to answer, not registered, already on leave) and ``请假`` right after a notice (straight to that
-activity, ``其他`` for the list, the answer recorded and taken back on withdrawal, the usual list when the
+activity, ``其他`` for the list, the answer recorded and taken back on withdrawal or denial, the usual list when the
 notice is old or answered).
 
 The clock stands at 2026-11-21 09:00 in Shanghai (a Saturday). ``notify`` creates an activity through
@@ -22,10 +22,10 @@ from bot.clock import FrozenClock
 from bot.config import ActivitySettings, Settings
 from bot.db import Database
 from bot.notices import Outbox
-from models.activity import Activity, ActivityType, Audience, LeaveKind
+from models.activity import Activity, ActivityType, Audience, LeaveKind, LeaveRequest
 from models.member import Identity, Member, MemberStatus, Platform
 from models.notice import ActivityResponse, NoticeReceipt, Response
-from tests.activity_support import Org, T
+from tests.activity_support import Org, T, leave_requests
 from tests.support import AppHarness, running_app
 
 STANDING = "十届常委会第五次会议"
@@ -189,6 +189,27 @@ async def test_leave_right_after_a_notice_goes_to_that_activity(app: AppHarness,
     assert await responses(db, meeting) == {}
     assert org.wang.id in (await answers(db, meeting)).no_answer
     assert await responses(db, inspection) == {}
+
+
+async def test_a_denied_request_no_longer_answers_the_notice(app: AppHarness, db: Database, org: Org,
+                                                            clock: FrozenClock) -> None:
+    meeting = await notify(app)
+    clock.advance(hours=1)
+    wang = app.chat("sim-wang")
+    await wang.says("请假")
+    await wang.says("事假")
+    await wang.says("家中有事")
+    assert await responses(db, meeting) == {org.wang.id: Response.LEAVE}
+    (request,) = await leave_requests(db, org.wang.id)
+    async with db.session() as session:
+        stored = await session.get(LeaveRequest, request.id)
+        assert stored is not None
+        await act.decide_leave(session, stored, approve=False, by=None, note="常委会须本人出席",
+                               now=clock.now(), texts=app.services.texts)
+    # Not "leave" any more in 回执: the member is expected, and is asked again like everyone who has not answered.
+    assert await responses(db, meeting) == {}
+    assert org.wang.id in (await answers(db, meeting)).no_answer
+    assert await wang.says("参加") == confirmed("study_chat.attend.confirmed")
 
 
 async def test_leave_after_an_old_or_answered_notice_shows_the_list(app: AppHarness, db: Database, org: Org,
