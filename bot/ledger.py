@@ -337,48 +337,60 @@ def _clamped(raw: Any, cap: float | None, floor: float | None) -> Any:
 
 
 def _score_query(rules: YearRules, year: int, members: Members) -> Select[Any]:
-    """One row per assessed member: total (tenths), pending, and ranks in group, sector and overall."""
+    """One row per assessed member: total (tenths), pending, and ranks in group, sector and overall.
+
+    Pending is what the entries still waiting would add once confirmed, after the caps: the total with them
+    minus the total without. A claim in a category already at its cap shows as 0, not as its raw points."""
+    confirmed = DutyEntry.status == EntryStatus.CONFIRMED
     per_category = (
-        select(DutyEntry.member_id, DutyEntry.category, func.sum(DutyEntry.tenths).label("raw"))
-        .where(DutyEntry.year == year, DutyEntry.status == EntryStatus.CONFIRMED,
+        select(DutyEntry.member_id, DutyEntry.category,
+               func.sum(case((confirmed, DutyEntry.tenths), else_=0)).label("raw"),
+               func.sum(DutyEntry.tenths).label("raw_all"))
+        .where(DutyEntry.year == year, DutyEntry.status.in_([EntryStatus.CONFIRMED, EntryStatus.PENDING]),
                _member_filter(DutyEntry.member_id, members))  # one group's view reads one group's entries
         .group_by(DutyEntry.member_id, DutyEntry.category)
         .subquery()
     )
-    category_cases = [(per_category.c.category == name, _clamped(per_category.c.raw, rule.cap, rule.floor))
-                      for name, rule in rules.categories.items()]
-    capped = case(*category_cases, else_=per_category.c.raw)
     bonus_names = [name for name, rule in rules.categories.items() if not rule.penalty]
     is_bonus = per_category.c.category.in_(bonus_names)
+
+    def capped(raw: Any) -> Any:
+        category_cases = [(per_category.c.category == name, _clamped(raw, rule.cap, rule.floor))
+                          for name, rule in rules.categories.items()]
+        return case(*category_cases, else_=raw)
+
+    def bonus_of(raw: Any) -> Any:
+        return func.sum(case((is_bonus, capped(raw)), else_=0))
+
+    def rest_of(raw: Any) -> Any:  # penalties and adjustments
+        return func.sum(case((is_bonus, 0), else_=capped(raw)))
+
+    raw, raw_all = per_category.c.raw, per_category.c.raw_all
     per_member = (
-        select(per_category.c.member_id,
-               func.sum(case((is_bonus, capped), else_=0)).label("bonus"),
-               func.sum(case((is_bonus, 0), else_=capped)).label("rest"))  # penalties and adjustments
+        select(per_category.c.member_id, bonus_of(raw).label("bonus"), rest_of(raw).label("rest"),
+               bonus_of(raw_all).label("bonus_all"), rest_of(raw_all).label("rest_all"))
         .group_by(per_category.c.member_id)
         .subquery()
     )
-    pending = (
-        select(DutyEntry.member_id, func.sum(DutyEntry.tenths).label("pending"))
-        .where(DutyEntry.year == year, DutyEntry.status == EntryStatus.PENDING,
-               _member_filter(DutyEntry.member_id, members))
-        .group_by(DutyEntry.member_id)
-        .subquery()
-    )
-    bonus = func.coalesce(per_member.c.bonus, 0)
-    if rules.bonus_cap is not None:
-        bonus = case((bonus > tenths(rules.bonus_cap), literal(tenths(rules.bonus_cap))), else_=bonus)
-    total = (literal(tenths(rules.base)) + bonus + func.coalesce(per_member.c.rest, 0)).label("total")
+
+    def total_of(bonus: Any, rest: Any) -> Any:
+        bonus = func.coalesce(bonus, 0)
+        if rules.bonus_cap is not None:
+            bonus = case((bonus > tenths(rules.bonus_cap), literal(tenths(rules.bonus_cap))), else_=bonus)
+        return literal(tenths(rules.base)) + bonus + func.coalesce(rest, 0)
+
+    total = total_of(per_member.c.bonus, per_member.c.rest).label("total")
+    pending = (total_of(per_member.c.bonus_all, per_member.c.rest_all)
+               - total_of(per_member.c.bonus, per_member.c.rest)).label("pending")
     ranked = (
         select(
-            Member.id.label("member_id"), Member.name, Member.group_id, Member.sector_id, total,
-            func.coalesce(pending.c.pending, 0).label("pending"),
+            Member.id.label("member_id"), Member.name, Member.group_id, Member.sector_id, total, pending,
             func.rank().over(partition_by=Member.group_id, order_by=total.desc()).label("group_rank"),
             func.count().over(partition_by=Member.group_id).label("group_size"),
             func.rank().over(partition_by=Member.sector_id, order_by=total.desc()).label("sector_rank"),
             func.rank().over(order_by=total.desc()).label("overall_rank"),
         )
         .outerjoin(per_member, per_member.c.member_id == Member.id)
-        .outerjoin(pending, pending.c.member_id == Member.id)
         .where(Member.status == MemberStatus.ACTIVE, Member.role.in_(ASSESSED_ROLES))
         .order_by(total.desc(), Member.id)
     )

@@ -481,6 +481,26 @@ async def test_the_reports_category_is_capped(db: Database, org: Org, rules: Yea
     await rebuild(db, rules)
     li = (await score_map(db, rules))[org.li.id or 0]
     assert (li.raw["reports"], li.by_category["reports"], li.total) == (440, 300, 80)
+    # A report still waiting for its decision would add nothing: the category is at its cap.
+    await file_report(db, org.li, "关于农村饮水安全的建议", SCHOOL_BODY)
+    await rebuild(db, rules)
+    li = (await score_map(db, rules))[org.li.id or 0]
+    assert (li.total, li.pending) == (80, 0)
+
+
+async def test_pending_points_are_what_confirming_them_would_add_after_the_caps(
+    db: Database, org: Org, rules: YearRules
+) -> None:
+    await adopted_report(db, org.wang, AdoptionLevel.PROVINCIAL)  # reports: 2 + 10, confirmed
+    for title in ("关于农村饮水安全的建议", "关于山区校车的建议"):
+        await adopted_report(db, org.wang, AdoptionLevel.NATIONAL, title=title)  # 2 + 20 each, confirmed
+    await file_report(db, org.wang, "关于农贸市场照明的建议", MARKET_BODY)  # 2, pending
+    await claim(db, org.wang, rules, "proposal", date(2026, 4, 1), verified=None)  # 15, pending
+    await rebuild(db, rules)
+    wang = (await score_map(db, rules))[org.wang.id or 0]
+    # Confirmed: reports 56 capped to 30, so 50 + 30 = 80. With the pending: reports still 30, proposals 15,
+    # bonus 45 capped to 40, so 90: confirming them would add 10, not their raw 17.
+    assert (wang.total, wang.pending) == (80, 10)
 
 
 # --- 补录: self-reported duties ----------------------------------------------------------------------------------
