@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -352,6 +353,7 @@ async def run_bench(args: argparse.Namespace) -> None:
     finally:
         await runner.cleanup()
         await db.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)  # the database and the workers' configs and logs
 
 
 def parse_args() -> argparse.Namespace:
