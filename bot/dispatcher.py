@@ -212,10 +212,9 @@ class Dispatcher:
                 rows = [(row_id, event) for row_id, event in await self.inbox.after(after)
                         if event.dedupe_key not in tried]
                 if not rows:
-                    if self.inbox.writing:
+                    if self.inbox.writing or self.inbox.commits != commits:
+                        # a write is going on, or committed while we read (perhaps after our snapshot)
                         await self.inbox.settled()
-                    elif self.inbox.commits != commits:
-                        pass  # a write committed while we read, perhaps after our snapshot: read again
                     elif after:
                         after = 0  # once more from the start: PostgreSQL may commit ids out of order
                     else:
