@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -47,13 +47,10 @@ class Event:
         return f"{self.platform}:{self.user_id}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form (JSON) of an event kept for later, in the inbox (bot/inbox.py)."""
-        return {
-            "platform": self.platform, "user_id": self.user_id, "kind": self.kind.value,
-            "dedupe_key": self.dedupe_key, "created_at": self.created_at.isoformat(), "text": self.text,
-            "key": self.key, "media_id": self.media_id, "pic_url": self.pic_url, "latitude": self.latitude,
-            "longitude": self.longitude, "label": self.label, "raw_type": self.raw_type,
-        }
+        """The stored form (JSON) of an event kept for later, in the inbox (bot/inbox.py). Built from the
+        dataclass's fields, so a field added to Event is kept too."""
+        data = {each.name: getattr(self, each.name) for each in fields(self)}
+        return {**data, "kind": self.kind.value, "created_at": self.created_at.isoformat()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
