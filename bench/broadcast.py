@@ -4,7 +4,7 @@
     .venv/bin/python bench/broadcast.py --quick    # 2,000 members
     .venv/bin/python bench/broadcast.py --db postgresql+asyncpg://postgres@127.0.0.1:5432/bench
 
-The broadcast is made as the admin API makes one: ``bot.notices.create_notice`` to a liaison group whose
+The broadcast is made as the admin API makes one: ``bot.domain.notices.create_notice`` to a liaison group whose
 members are bound to the Official Account, which runs ``send_notice`` (a receipt per member and a delivery
 per chat identity, in one transaction); its time is reported next to the send rate. The roster is seeded
 before and not timed. ``--db`` is emptied first (every lvzhi table): give it a database of its own.
@@ -39,14 +39,14 @@ from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers the tables)
-from bot.clock import Clock
-from bot.config import Settings, load_settings
-from bot.db import Database
-from bot.i18n import Catalogue
-from bot.notices import create_notice, outbox_for
-from bot.outbound.mock import MockWechat, create_mock_app
+from bot.devtools.mock_platform import MockWechat, create_mock_app
+from bot.domain.notices import create_notice, outbox_for
+from bot.infra.clock import Clock
+from bot.infra.config import Settings, load_settings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
+from bot.infra.services import Services
 from bot.outbound.worker import DeliveryWorker
-from bot.services import Services
 from models.activity import Audience
 from models.delivery import Delivery, DeliveryStatus
 from models.member import Identity, LiaisonGroup, Member, Platform

@@ -17,7 +17,7 @@ What it does, on the same machine and in one run:
    shares the cores with the server, so the 1-worker figure here is measured unpinned too.
 4. **Overload**: the open-loop generator sends at twice the rate lvzhi sustained in (1), the way the
    platform does (it does not wait for answers). Counts answers over 5 s and bare ``success`` answers
-   (messages past ``server.max_inflight`` go to the inbox, bot/inbox.py; their replies go out as pushes,
+   (messages past ``server.max_inflight`` go to the inbox, bot/chat/inbox.py; their replies go out as pushes,
    to the mock WeChat API of ``lvzhi dev mock-wechat``). Then it waits for the inbox to empty and checks
    in the database that every message was recorded once and every ``success`` got its reply queued.
 5. **Memory** (``--memory-messages``, 100,000 unless ``--quick``): one long run, VmHWM of the server afterwards.
@@ -92,7 +92,7 @@ class Mix:
     activity: dict[str, Any] | None = None  # the open activity members sign in to (seed_activity)
 
     def __post_init__(self) -> None:
-        from bot.i18n import Catalogue
+        from bot.infra.i18n import Catalogue
         from handlers import command_words
 
         self.t = Catalogue("zh_CN")
@@ -171,7 +171,7 @@ def signin_reply(texts: Any, key: str, title: str) -> str:
 
 def current_code(activity: dict[str, Any], period_seconds: int) -> str:
     """What the venue screen of a seeded activity shows now (real time, like the server's clock)."""
-    from bot.activities import shown_code
+    from bot.domain.activities import shown_code
     from models.activity import Activity
 
     probe = Activity(id=activity["id"], code_secret=activity["secret"])
@@ -219,7 +219,7 @@ async def seed(url: str, members: int = MEMBERS) -> float:
     Returns seconds."""
     from sqlalchemy import insert
 
-    from bot.db import Database
+    from bot.infra.db import Database
     from models.member import Committee, Identity, LiaisonGroup, Member, Sector
 
     started = time.perf_counter()
@@ -254,12 +254,12 @@ async def seed(url: str, members: int = MEMBERS) -> float:
 
 async def seed_activity(url: str, title: str = ACTIVITY_TITLE, *, starts_in: timedelta = timedelta(minutes=30),
                         opens_minutes_before: int | None = None) -> dict[str, Any]:
-    """An activity for every member whose sign-in is open now, stored by :func:`bot.activities.create_activity`
+    """An activity for every member whose sign-in is open now, stored by :func:`bot.domain.activities.create_activity`
     (as the admin API does). Returns its id, code secret and title: what the load generator needs to show
     the screen's current code."""
-    from bot.activities import ActivityDraft, create_activity
-    from bot.config import ActivitySettings
-    from bot.db import Database
+    from bot.domain.activities import ActivityDraft, create_activity
+    from bot.infra.config import ActivitySettings
+    from bot.infra.db import Database
     from models.activity import ActivityType
 
     db = Database(url)

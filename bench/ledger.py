@@ -19,7 +19,7 @@ against the database's raw speed measured in the same run.
    reads), ``standings`` (groups and sectors), ``group_assessment``, ``five_one`` of everyone, a scoped
    refresh of one liaison group (~417 members) and ``member_year`` (what ``履职`` does: the scoped refresh,
    the group's scores and the member's targets), and ``export_ledger`` without and with the 明细 sheet when
-   ``bot/duty_export.py`` exists. Small steps are repeated (median; each run on another group or member).
+   ``bot/exports/duty.py`` exists. Small steps are repeated (median; each run on another group or member).
 3. **Baselines**, per database, in the same run. *copy* (the ratio column's base): a bare ``INSERT … SELECT``
    of the year's source rows (attendance, reports, study reads, claims: member, id, moment, title) into a
    scratch table without indexes. *scan*: ``SELECT member_id, SUM(…) … GROUP BY`` over the year's
@@ -180,7 +180,7 @@ async def seed(url: str, members: int) -> dict[str, Any]:
     """Schema at head, the organisation and five years of sources. Returns row counts and seconds."""
     from sqlalchemy import insert, text
 
-    from bot.db import Database
+    from bot.infra.db import Database
     from models.activity import Activity, Attendance
     from models.duty import DutyAdjustment, DutyClaim
     from models.member import LiaisonGroup, Member, Sector
@@ -311,8 +311,8 @@ async def seed(url: str, members: int) -> dict[str, Any]:
 
 async def rebuild_other_years(db: Any, skip: int | None = None) -> dict[str, Any]:
     """The ledger of every year but the measured one (a production database holds them all)."""
-    from bot.duty_rules import load_rules
-    from bot.ledger import refresh
+    from bot.domain.duty_rules import load_rules
+    from bot.domain.ledger import refresh
 
     rules = load_rules()
     started = time.perf_counter()
@@ -383,7 +383,7 @@ def year_sources_sql(year: int, start: str, end: str) -> str:
 
 
 def bounds_sql(db: Any, year: int) -> tuple[str, str]:
-    from bot.ledger import year_bounds
+    from bot.domain.ledger import year_bounds
 
     start, end = year_bounds(year, ZONE)
     if db.is_sqlite:  # as SQLAlchemy stores them there: naive UTC text
@@ -463,27 +463,27 @@ class Steps:
     """Each step as one call, as lvzhi would make it: write steps in a write session, reads in a reader."""
 
     def __init__(self, db: Any, year: int) -> None:
-        from bot.duty_rules import load_rules
+        from bot.domain.duty_rules import load_rules
 
         self.db, self.year = db, year
         self.rules_file = load_rules()
         self.rules = self.rules_file.for_year(year)
 
     async def refresh(self, members: Any = None) -> int:
-        from bot.ledger import refresh
+        from bot.domain.ledger import refresh
 
         async with self.db.session() as session:
             return (await refresh(session, self.rules, self.year, ZONE, now=NOW, members=members)).entries
 
     async def scores(self) -> list[Any]:
-        from bot.ledger import scores
+        from bot.domain.ledger import scores
 
         async with self.db.reader() as session:
             return await scores(session, self.rules, self.year, with_categories=True)
 
     async def group_scores(self, member_id: int) -> int:
         """What member_year reads after its scoped refresh: the member's liaison group's scores."""
-        from bot.ledger import group_of, scores
+        from bot.domain.ledger import group_of, scores
         from models.member import Member
 
         async with self.db.reader() as session:
@@ -491,26 +491,26 @@ class Steps:
             return len(await scores(session, self.rules, self.year, members=group_of(member), with_categories=True))
 
     async def standings(self, found: list[Any]) -> int:
-        from bot.ledger import group_names, sector_names, standings
+        from bot.domain.ledger import group_names, sector_names, standings
 
         async with self.db.reader() as session:
             groups, sectors = await group_names(session), await sector_names(session)
         return len(standings(found, groups, "group_id", "未分组")) + len(standings(found, sectors, "sector_id", "—"))
 
     async def group_assessment(self) -> int:
-        from bot.ledger import group_assessment
+        from bot.domain.ledger import group_assessment
 
         async with self.db.reader() as session:
             return len(await group_assessment(session, self.rules, self.year, ZONE))
 
     async def five_one(self) -> int:
-        from bot.ledger import five_one
+        from bot.domain.ledger import five_one
 
         async with self.db.reader() as session:
             return len(await five_one(session, self.rules, self.year))
 
     async def scoped_refresh(self, member_id: int) -> int:
-        from bot.ledger import group_of, refresh
+        from bot.domain.ledger import group_of, refresh
         from models.member import Member
 
         async with self.db.session() as session:
@@ -518,7 +518,7 @@ class Steps:
             return (await refresh(session, self.rules, self.year, ZONE, now=NOW, members=group_of(member))).entries
 
     async def member_year(self, member_id: int) -> float:
-        from bot.ledger import member_year
+        from bot.domain.ledger import member_year
         from models.member import Member
 
         async with self.db.session() as session:
@@ -528,9 +528,9 @@ class Steps:
         return found.score.total
 
     async def export(self, path: Path, *, entries: bool) -> int:
-        from bot.i18n import Catalogue
+        from bot.infra.i18n import Catalogue
 
-        export_ledger = importlib.import_module("bot.duty_export").export_ledger  # another helper's, when it exists
+        export_ledger = importlib.import_module("bot.exports.duty").export_ledger  # another helper's, when it exists
         await export_ledger(self.db, self.rules_file, self.year, path, zone=ZONE, texts=Catalogue("zh_CN"), now=NOW,
                             entries=entries)
         return (await asyncio.to_thread(path.stat)).st_size
@@ -541,7 +541,7 @@ def export_available() -> bool:
 
 
 async def run_steps(url: str, year: int, members: int, repeat: int, workdir: Path, trials: bool) -> dict[str, Any]:
-    from bot.db import Database
+    from bot.infra.db import Database
 
     db = Database(url)
     steps = Steps(db, year)
@@ -610,7 +610,7 @@ async def run_steps(url: str, year: int, members: int, repeat: int, workdir: Pat
             label = "export_ledger, with every entry" if entries else "export_ledger (refresh + workbook)"
             record(label, done, f"{done.value / 1024:,.0f} KiB", key="export_entries" if entries else "export")
     else:
-        export_note = "bot/duty_export.py does not exist yet: export_ledger not measured (rerun when it does)"
+        export_note = "bot/exports/duty.py does not exist yet: export_ledger not measured (rerun when it does)"
         print(f"  {backend}: {export_note}", flush=True)
     plans = await explain_all(db, steps)
     index_trials = await run_trials(db, steps, picks, repeat) if trials else []
@@ -646,7 +646,7 @@ def plan_queries(steps: Steps) -> dict[str, Any]:
     """The refresh's statements (full, and scoped to one liaison group) and the score queries, by name."""
     from sqlalchemy import delete, select
 
-    from bot.ledger import _member_filter, _score_query, _source_selects, year_bounds
+    from bot.domain.ledger import _member_filter, _score_query, _source_selects, year_bounds
     from models.duty import DutyEntry
     from models.member import Member
 

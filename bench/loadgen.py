@@ -11,7 +11,7 @@ the server. A plan is a JSON file::
      "msg_id_base": 123000000,     # MsgIds are msg_id_base + index: distinct in every run
      "messages": [[openid, text, [expected substrings, any of them]], ...]}
 
-Every request is built by :class:`bot.emulator.OfficialAccountPlatform` (URL signature, AES envelope,
+Every request is built by :class:`bot.devtools.emulator.OfficialAccountPlatform` (URL signature, AES envelope,
 message signature) before the clock starts. Every answer is kept and verified after the clock stops, so
 verification costs no generator time during the measurement: status 200, the reply's signature, its
 decryption and AppID, the reply addressed to the sender, and its content. In the closed loop the
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from bot.emulator import OfficialAccountPlatform, text_fields
+from bot.devtools.emulator import OfficialAccountPlatform, text_fields
 
 WECHAT_TIMEOUT = 5.0  # the platform gives up (and retries) after 5 seconds
 GIVE_UP = 60.0  # the generator waits this long for an answer before calling it an error

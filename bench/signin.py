@@ -8,7 +8,7 @@ What happens, on the same machine and in one run (``lvzhi serve`` pinned to core
 as in ``bench/callback.py``, whose seeding, config, server and process helpers this reuses):
 
 1. **Seed** ``--members`` registered members (Official Account identities) and open activities for all of
-   them, stored by :func:`bot.activities.create_activity` as the admin API does: one for the warm-up and one
+   them, stored by :func:`bot.domain.activities.create_activity` as the admin API does: one for the warm-up and one
    per measured run (a member signs in once per activity). Each starts in 20 minutes: the sign-in window
    is open and nobody is late.
 2. **The plan.** Every member signs in once: half type ``签到 <code>``, half scan the screen's QR code (a
@@ -16,7 +16,7 @@ as in ``bench/callback.py``, whose seeding, config, server and process helpers t
    the sign-ins are sent again with the same MsgId (the same CreateTime for scans): WeChat's retries, which
    must be deduplicated; ~5 % of the members sign in a second time (a new message: a second scan or code),
    which must be answered "already signed in". The code is read where the screen would read it, with
-   :func:`bot.activities.shown_code` on real time (the server's clock), by the generator right before it
+   :func:`bot.domain.activities.shown_code` on real time (the server's clock), by the generator right before it
    encrypts the messages: a code is accepted for its 30 s period and the next, and a run takes seconds.
 3. **Two runs per database**: closed loop (50 connections, each message waits for the previous answer on
    its connection: the capacity), and the burst (open loop: all members within ``--burst-seconds``, sent on
@@ -115,7 +115,7 @@ def write_plan(path: Path, port: int, activity: dict[str, Any], messages: list[d
 
 
 def period_seconds() -> int:
-    from bot.config import ActivitySettings
+    from bot.infra.config import ActivitySettings
 
     return ActivitySettings().code_period_seconds  # the bench server runs with the default
 
@@ -126,8 +126,8 @@ def period_seconds() -> int:
 def prepare(plan: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """Encrypt every message with the code the screen shows now; retries are byte-for-byte the same message."""
     from bench.loadgen import Prepared
-    from bot.activities import scene_for, shown_code
-    from bot.emulator import OfficialAccountPlatform, event_fields, text_fields
+    from bot.devtools.emulator import OfficialAccountPlatform, event_fields, text_fields
+    from bot.domain.activities import scene_for, shown_code
     from models.activity import Activity
 
     platform = OfficialAccountPlatform(plan["token"], plan["app_id"], plan["aes_key"], mode="safe")
@@ -159,7 +159,7 @@ def prepare(plan: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
 
 def verify(plan: dict[str, Any], items: list[Any]) -> dict[str, Any]:
     """Read every answer: the role of its message says which answers are right."""
-    from bot.emulator import OfficialAccountPlatform
+    from bot.devtools.emulator import OfficialAccountPlatform
 
     platform = OfficialAccountPlatform(plan["token"], plan["app_id"], plan["aes_key"], mode="safe")
     answers = {"signed_in": 0, "already": 0, "success": 0}
@@ -250,7 +250,7 @@ async def recorded(url: str, activity_id: int, members: list[int], texts: Any, t
     on WeChat when it answers the retry); none may have two."""
     from sqlalchemy import func, select
 
-    from bot.db import Database
+    from bot.infra.db import Database
     from models.activity import Attendance
     from models.conversation import InboundMessage
     from models.delivery import Delivery
@@ -309,7 +309,7 @@ def answered_once(result: dict[str, Any]) -> bool:
 async def inbound_count(url: str) -> int:
     from sqlalchemy import func, select
 
-    from bot.db import Database
+    from bot.infra.db import Database
     from models.conversation import InboundMessage
 
     db = Database(url)
@@ -446,7 +446,7 @@ def show(name: str, run: dict[str, Any]) -> None:
 
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.i18n import Catalogue
+    from bot.infra.i18n import Catalogue
 
     texts = Catalogue("zh_CN")
     workdir = Path(tempfile.mkdtemp(prefix="lvzhi-signin-"))

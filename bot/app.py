@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.db import Database
-from bot.dispatcher import Dispatcher
-from bot.duty_rules import load_rules
-from bot.i18n import Catalogue
-from bot.logs import new_request_id, request_id
-from bot.router import Router
-from bot.services import SERVICES_KEY, Services
+from bot.chat.dispatcher import Dispatcher
+from bot.chat.router import Router
+from bot.domain.duty_rules import load_rules
+from bot.infra.clock import Clock
+from bot.infra.config import Settings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
+from bot.infra.logs import new_request_id, request_id
+from bot.infra.services import SERVICES_KEY, Services
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,10 @@ def create_app(
     from bot.api import setup_admin_api
 
     setup_admin_api(app)
-    from bot import screen
+    from bot.web import screen
 
     screen.setup(app)  # the venue screen, behind signed links
-    from bot import reading
+    from bot.web import reading
 
     reading.setup(app)  # /r/<token>: personal reading links of notices and study materials
 
@@ -161,7 +161,7 @@ def _outbound(services: Services, start: bool) -> Callable[[web.Application], As
 def _dispatcher_drain(dispatcher: Dispatcher, start: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         if start:
-            await dispatcher.resume_inbox()  # what a stop left in the inbox is handled first (bot/inbox.py)
+            await dispatcher.resume_inbox()  # what a stop left in the inbox is handled first (bot/chat/inbox.py)
         yield
         await dispatcher.drain()  # let handlers past their deadline finish and queue their replies
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from bot.router import Handler, HelpEntry, Router
+from bot.chat.router import Handler, HelpEntry, Router
 from handlers import (
     activity,
     broadcast,

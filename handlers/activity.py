@@ -19,7 +19,7 @@ stateDiagram-v2
     preview --> [*]: 取消 / nothing created
 ```
 
-Who organises is :func:`bot.activities.check_reach`'s rule: a group leader for their own group, a secretary
+Who organises is :func:`bot.domain.activities.check_reach`'s rule: a group leader for their own group, a secretary
 for the groups in scope (everything when unlimited). A group leader's activity belongs to and invites their
 group; a secretary's belongs to the first group chosen (or to the office for 全体). ``create_activity``
 checks the reach again when it stores the row.
@@ -28,7 +28,7 @@ checks the reach again when it stores the row.
 conversation is kept open for it); the answer names the activity, so a list that moved is noticed.
 
 **Scheduling.** ``create_activity`` schedules the close of the sign-in window, the meeting notice (sent at
-once), the reminders and the last call in this message's transaction (:mod:`bot.notices`); the handler sets
+once), the reminders and the last call in this message's transaction (:mod:`bot.domain.notices`); the handler sets
 ``ctx.pushed`` and ``ctx.scheduled`` so the dispatcher wakes the delivery worker and re-arms the scheduler
 after the commit. The screen's link is signed with the key loaded when the app starts, so making it here
 opens no second transaction.
@@ -42,15 +42,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import activities as ops
-from bot.authz import Action, can, groups_within_reach
-from bot.choices import numbered, pick
-from bot.context import Context
-from bot.events import Kind
-from bot.notices import outbox_for
-from bot.router import Router, State, StatesGroup, normalise
-from bot.screen import screen_url
-from bot.timeparse import parse_when
+from bot.chat.context import Context
+from bot.chat.events import Kind
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import activities as ops
+from bot.domain.authz import Action, can, groups_within_reach
+from bot.domain.notices import outbox_for
+from bot.web.screen import screen_url
+from handlers.kit.choices import numbered, pick
+from handlers.kit.timeparse import parse_when
 from models.activity import (
     Activity,
     ActivityStatus,

@@ -24,7 +24,7 @@ stateDiagram-v2
 
 **Who may.** :data:`Action.BROADCAST`: secretaries within their scope (a limited secretary reaches only
 their groups or members of them, so 全体 / 界别 / 专委会 are not offered), admins everywhere. The choices
-come from :func:`bot.authz.groups_within_reach`; :func:`bot.notices.create_notice` checks the reach again
+come from :func:`bot.domain.authz.groups_within_reach`; :func:`bot.domain.notices.create_notice` checks the reach again
 when the notice is stored, so a scope changed mid-conversation is still refused.
 
 **The link.** A notice carries one tracked link (``Notice.url``): every member receives a personal, signed
@@ -50,15 +50,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from bot import notices as core
-from bot.activities import ActivityError, check_audience_reach, members_clause
-from bot.authz import Action, groups_within_reach
-from bot.choices import numbered
-from bot.context import Context
-from bot.notices import Outbox, outbox_for
-from bot.router import Router, State, StatesGroup, normalise
-from bot.timeparse import parse_when
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import notices as core
+from bot.domain.activities import ActivityError, check_audience_reach, members_clause
+from bot.domain.authz import Action, groups_within_reach
+from bot.domain.notices import Outbox, outbox_for
 from handlers.activity import choose_groups
+from handlers.kit.choices import numbered
+from handlers.kit.timeparse import parse_when
 from models.activity import Activity, Audience
 from models.delivery import Delivery
 from models.member import Committee, Identity, LiaisonGroup, Member, MemberStatus, Sector
@@ -257,7 +257,7 @@ async def _preview(ctx: Context) -> str:
 
 async def _group_chats(ctx: Context, audience: Audience, ids: Sequence[int]) -> list[str]:
     """The configured WeCom group chats the notice will be posted to as well (the rule of
-    :func:`bot.notices.post_to_group_chats`: the committee-wide chat always, a group's chat when the
+    :func:`bot.domain.notices.post_to_group_chats`: the committee-wide chat always, a group's chat when the
     audience includes members of that group), so the secretary knows who else reads it."""
     chats = ctx.services.settings.notices.group_chats
     if not chats:

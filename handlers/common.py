@@ -8,8 +8,8 @@ This router is listed first, so these words are never taken as an answer inside 
 
 from __future__ import annotations
 
-from bot.context import Context
-from bot.router import Router
+from bot.chat.context import Context
+from bot.chat.router import Router
 
 router = Router("common")
 

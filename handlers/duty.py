@@ -25,7 +25,7 @@ stateDiagram-v2
 ``取消`` leaves the 补录 or 申诉 conversation at any step (``handlers.common``) and nothing is filed: the
 claim and its photos are written together when the member says ``完成`` or ``跳过``, in that message's
 transaction (the photos' media ids wait in the conversation, which is committed with every message, so a
-restart loses nothing). The fetcher (:mod:`bot.report_media`) then downloads them like a report's. A
+restart loses nothing). The fetcher (:mod:`bot.domain.media`) then downloads them like a report's. A
 claim left unfinished closes after ``conversation.idle_timeout_minutes`` like any conversation, and
 nothing is filed.
 
@@ -33,11 +33,11 @@ The lists a member saw are remembered beside the conversation (data key ``duty_l
 idle-timeout notice follows a mere listing): ``申诉 3`` means line 3 of the page shown, named by the
 entry's source key — entry ids change whenever the ledger is rebuilt, the key does not. Without a
 remembered list (another conversation came in between) the number is counted in the order ``履职明细``
-shows now (:func:`bot.ledger.entries_of` is deterministic), and the answer names the entry, so the
+shows now (:func:`bot.domain.ledger.entries_of` is deterministic), and the answer names the entry, so the
 member sees which one was meant. ``撤回补录 N`` / ``撤回申诉 N`` work the same way with ids.
 
 Every rule (future days, unknown kinds, one open appeal per entry, who may verify) is checked again by
-:mod:`bot.duty`; the ledger of the member is rebuilt after each change so ``履职`` is current.
+:mod:`bot.domain.duty`; the ledger of the member is rebuilt after each change so ``履职`` is current.
 """
 
 from __future__ import annotations
@@ -49,17 +49,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import duty as ops
-from bot import ledger
-from bot.authz import Action, can
-from bot.choices import numbered, pick
-from bot.context import Context
-from bot.dispatcher import PASSIVE_REPLY_BYTES
-from bot.duty_rules import YearRules
-from bot.events import Kind
-from bot.notify import tell_member
-from bot.report_media import new_photo
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.dispatcher import PASSIVE_REPLY_BYTES
+from bot.chat.events import Kind
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import duty as ops
+from bot.domain import ledger
+from bot.domain.authz import Action, can
+from bot.domain.duty_rules import YearRules
+from bot.domain.media import new_photo
+from bot.domain.notify import tell_member
+from handlers.kit.choices import numbered, pick
 from models.duty import AppealStatus, ClaimStatus, DutyAppeal, DutyClaim, DutyClaimPhoto, DutyEntry
 from models.member import Member, MemberStatus, Role
 

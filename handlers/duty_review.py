@@ -21,13 +21,13 @@ stateDiagram-v2
     [*] --> [*]: 履职排名 [界别 | 联络组名] / standings within reach, members below the pass mark
 ```
 
-Who may do what is :mod:`bot.authz` alone: ``VERIFY_DUTY`` (secretaries within their scope) for claims,
+Who may do what is :mod:`bot.domain.authz` alone: ``VERIFY_DUTY`` (secretaries within their scope) for claims,
 appeals and adjustments, ``VIEW_DUTY_OF_OTHERS`` (group leaders for their group, too) for the rankings.
-The lists are stored as ids, so "通过 2" means the second line the secretary saw; :mod:`bot.duty` checks
+The lists are stored as ids, so "通过 2" means the second line the secretary saw; :mod:`bot.domain.duty` checks
 the reach and the status again at the moment of the decision (another secretary may have been quicker,
 the member may have withdrawn). Commands of other modules still work while a list is open: only the
 list's own answers are bound to it, anything else falls through. After every change the member's ledger
-is rebuilt, and the member is told (:func:`bot.notify.tell_member`).
+is rebuilt, and the member is told (:func:`bot.domain.notify.tell_member`).
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import duty as ops
-from bot import ledger
-from bot.authz import Action, groups_within_reach
-from bot.context import Context
-from bot.notify import tell_member
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import duty as ops
+from bot.domain import ledger
+from bot.domain.authz import Action, groups_within_reach
+from bot.domain.notify import tell_member
 from handlers.duty import (
     LINES_BUDGET,
     appeal_what,

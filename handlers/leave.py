@@ -22,11 +22,11 @@ nothing is filed. ``请假`` or ``我的请假`` typed inside the flow means the
 ``请假`` soon after a meeting notice means that meeting: when the member's latest notice arrived within
 72 hours, is unanswered and leave can still be asked for it, the flow starts at the type for it and says
 how to pick another activity (``其他``). A request filed in chat answers the notice too (``请假`` in
-:func:`bot.notices.answers_for`); withdrawing it takes that answer back.
+:func:`bot.domain.notices.answers_for`); withdrawing it takes that answer back.
 
 The lists shown are stored as ids in the conversation, so "2" and "撤回 2" mean the line the member saw,
 even if another activity or request appeared meanwhile. Every rule (the window, the audience, one open
-request per activity, who approves) is checked again by :mod:`bot.activities` when the request is filed.
+request per activity, who approves) is checked again by :mod:`bot.domain.activities` when the request is filed.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import activities as ops
-from bot.authz import Action, can
-from bot.choices import numbered, pick
-from bot.context import Context
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import activities as ops
+from bot.domain.authz import Action, can
+from handlers.kit.choices import numbered, pick
 from handlers.notice_reply import record_leave_answer, unanswered_notice
 from models.activity import Activity, ActivityStatus, LeaveKind, LeaveRequest, LeaveStatus
 from models.member import Member, MemberStatus
@@ -181,7 +181,7 @@ async def _begin(ctx: Context, activity: Activity) -> str:
 
 
 async def _why_not(ctx: Context, activity: Activity) -> str | None:
-    """The same rules as :func:`bot.activities.request_leave`, asked before the member types a reason."""
+    """The same rules as :func:`bot.domain.activities.request_leave`, asked before the member types a reason."""
     member = _member(ctx)
     if activity.status is ActivityStatus.CANCELLED:
         return ctx.t("leave_chat.cancelled_activity", title=activity.title)

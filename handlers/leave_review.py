@@ -14,10 +14,10 @@ stateDiagram-v2
     choose --> [*]: list empty after a decision / "all done"
 ```
 
-Who may decide what is :func:`bot.activities.may_decide_leave` alone (plenary and standing-committee
+Who may decide what is :func:`bot.domain.activities.may_decide_leave` alone (plenary and standing-committee
 sessions: the chair's office; otherwise the member's group leader or a secretary in scope); this module
 never looks at roles. The list shown is stored as leave ids, so "批准 2" means the second line the
-approver saw. :func:`bot.activities.decide_leave` checks the right and the status again at the moment of
+approver saw. :func:`bot.domain.activities.decide_leave` checks the right and the status again at the moment of
 the decision: somebody else may have decided, or the member withdrawn, meanwhile.
 """
 
@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import re
 
-from bot import activities as ops
-from bot.authz import Action, can, groups_within_reach
-from bot.context import Context
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import activities as ops
+from bot.domain.authz import Action, can, groups_within_reach
 from handlers.leave import activity_line, local_when, render_error
 from models.activity import Activity, LeaveRequest, LeaveStatus
 from models.member import LiaisonGroup, Member
@@ -162,7 +162,7 @@ async def _decide(ctx: Context, leave_id: int, *, approve: bool, note: str = "")
 
 async def _decidable(ctx: Context, leave_id: int) -> tuple[LeaveRequest, Activity, Member] | str:
     """The pending request with its activity and member, or the sentence saying why it cannot be decided
-    by this person now. The same checks run again inside :func:`bot.activities.decide_leave`."""
+    by this person now. The same checks run again inside :func:`bot.domain.activities.decide_leave`."""
     leave = await ctx.session.get(LeaveRequest, leave_id)
     activity = await ctx.session.get(Activity, leave.activity_id) if leave is not None else None
     member = await ctx.session.get(Member, leave.member_id) if leave is not None else None

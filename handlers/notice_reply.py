@@ -9,13 +9,13 @@ stateDiagram-v2
 ```
 
 No conversation is kept: the answer is one message, and a second ``参加`` records nothing new and says so
-(:func:`bot.notices.respond` is idempotent). "The latest answerable notice" is
-:func:`bot.notices.latest_meeting_for`: the newest meeting notice the member received whose activity is
+(:func:`bot.domain.notices.respond` is idempotent). "The latest answerable notice" is
+:func:`bot.domain.notices.latest_meeting_for`: the newest meeting notice the member received whose activity is
 still scheduled and whose sign-in has not closed.
 
 ``请假`` after a notice is :mod:`handlers.leave`'s: it asks :func:`unanswered_notice` whether a recent
 notice is waiting and, if so, goes straight to that activity. A request filed in chat answers the notice
-请假 (``record_leave_answer``, at the bottom); :mod:`bot.activities` takes that answer back when the request
+请假 (``record_leave_answer``, at the bottom); :mod:`bot.domain.activities` takes that answer back when the request
 is withdrawn or denied.
 """
 
@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import activities as ops
-from bot.authz import Action, can
-from bot.context import Context
-from bot.notices import latest_meeting_for, respond
-from bot.router import Router
+from bot.chat.context import Context
+from bot.chat.router import Router
+from bot.domain import activities as ops
+from bot.domain.authz import Action, can
+from bot.domain.notices import latest_meeting_for, respond
 from models.activity import Activity, LeaveStatus
 from models.member import Member, MemberStatus
 from models.notice import ActivityResponse, Notice, NoticeKind, NoticeReceipt, Response

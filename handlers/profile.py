@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot import members as ops
-from bot.context import Context
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import members as ops
 from models.member import Member
 
 

@@ -27,11 +27,11 @@ import re
 
 from sqlalchemy import select
 
-from bot import members as ops
-from bot.choices import numbered, pick
-from bot.context import Context
-from bot.roster import clean_name, normalise_mobile
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import members as ops
+from bot.domain.roster import clean_name, normalise_mobile
+from handlers.kit.choices import numbered, pick
 from handlers.profile import render_profile
 from models.member import LiaisonGroup, MemberStatus, Sector
 

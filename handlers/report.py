@@ -41,13 +41,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
-from bot import reports as ops
-from bot.authz import Action, can
-from bot.choices import numbered, pick
-from bot.context import Context
-from bot.events import Kind
-from bot.report_media import new_photo
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.events import Kind
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import reports as ops
+from bot.domain.authz import Action, can
+from bot.domain.media import new_photo
+from handlers.kit.choices import numbered, pick
 from models.report import Report, ReportEvent, ReportPhoto, ReportStatus
 
 

@@ -17,7 +17,7 @@ stateDiagram-v2
 ```
 
 The queue shown is stored as report ids, so "2" means the second line the secretary saw. Every
-decision goes through :func:`bot.reports.transition`, which checks the reviewer's reach and the
+decision goes through :func:`bot.domain.reports.transition`, which checks the reviewer's reach and the
 report's current status again (another secretary, or the member withdrawing, may have been quicker).
 Instructions (批示) and adoption at a higher level are recorded through the admin API.
 """
@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot import reports as ops
-from bot.authz import Action, groups_within_reach
-from bot.context import Context
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import reports as ops
+from bot.domain.authz import Action, groups_within_reach
 from handlers.report import render_detail
 from models.member import LiaisonGroup, Member
 from models.report import Report, ReportStatus

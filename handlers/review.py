@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot import members as ops
-from bot.authz import Action, can, groups_within_reach
-from bot.context import Context
-from bot.router import Router, State, StatesGroup, normalise
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain import members as ops
+from bot.domain.authz import Action, can, groups_within_reach
 from models.member import ApplicationStatus, Member, MemberApplication, MemberStatus
 
 

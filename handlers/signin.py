@@ -3,7 +3,7 @@
 Three ways, any of them: type the six digits shown on the venue screen (``签到 123456``), scan the
 screen's QR code (its scene is ``signin:<activity id>:<code>``; a SCAN event, the menu scanner's result,
 or a follow through the code), or send a location inside the activity's geofence. The rules (window,
-rotating code, audience, late mark, one row per member) live in :mod:`bot.activities`.
+rotating code, audience, late mark, one row per member) live in :mod:`bot.domain.activities`.
 
 ```mermaid
 stateDiagram-v2
@@ -34,7 +34,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.activities import (
+from bot.chat.context import Context
+from bot.chat.events import Kind
+from bot.chat.router import Router, State, StatesGroup
+from bot.domain.activities import (
     ATTENDED,
     SCENE_PREFIX,
     Outcome,
@@ -49,9 +52,6 @@ from bot.activities import (
     sign_in,
     sign_in_by_location,
 )
-from bot.context import Context
-from bot.events import Kind
-from bot.router import Router, State, StatesGroup
 from models.activity import Activity, ActivityStatus, SignInMethod
 from models.member import Member, MemberStatus
 
@@ -215,7 +215,7 @@ async def _with_code(ctx: Context, member: Member, activity: Activity, method: S
 
 async def _stale_scan(ctx: Context, member: Member, activity: Activity) -> str:
     """An old QR code still names its activity: say what matters more than the code, if anything does
-    (the same order as :func:`bot.activities.sign_in`), else ask for a fresh scan."""
+    (the same order as :func:`bot.domain.activities.sign_in`), else ask for a fresh scan."""
     now = ctx.now
     if activity.status is ActivityStatus.CANCELLED:
         return _answer(ctx, SignInResult(Outcome.CANCELLED, activity))
@@ -232,7 +232,7 @@ async def _stale_scan(ctx: Context, member: Member, activity: Activity) -> str:
 
 
 def _answer(ctx: Context, result: SignInResult) -> str:
-    """The sentence for a final outcome of :func:`bot.activities.sign_in`."""
+    """The sentence for a final outcome of :func:`bot.domain.activities.sign_in`."""
     activity, row = result.activity, result.attendance
     assert activity is not None
     title = activity.title

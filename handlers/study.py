@@ -32,13 +32,14 @@ stateDiagram-v2
     preview --> [*]: 取消 / nothing stored
 ```
 
-Nothing is stored before ``确认`` / ``定时``: :func:`bot.study.add_material` and :func:`bot.study.push_material`
-run in that message's transaction, and both check the sender's reach again. A message that looks like a
-link but is not one (``www.…``, a link with words after it) is asked again rather than stored as a text.
+Nothing is stored before ``确认`` / ``定时``: :func:`bot.domain.study.add_material` and
+:func:`bot.domain.study.push_material` run in that message's transaction, and both check the sender's
+reach again. A message that looks like a link but is not one (``www.…``, a link with words after it) is
+asked again rather than stored as a text.
 
-Reading is counted once per member and material (:func:`bot.study.mark_read`), whichever way. A link
+Reading is counted once per member and material (:func:`bot.domain.study.mark_read`), whichever way. A link
 material is not counted when its link is handed out, only when the member opens it (``/r/``,
-:mod:`bot.reading`). The list is read-only, so while it is open only a bare number (one or two digits:
+:mod:`bot.web.reading`). The list is read-only, so while it is open only a bare number (one or two digits:
 a six-digit sign-in code still goes to ``签到``) is taken as an answer; any other text is routed as
 usual. There are no points, streaks or reminders here: DOMAIN.md says members resent forced daily study.
 
@@ -54,13 +55,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from bot.activities import ActivityError
-from bot.authz import Action
-from bot.context import Context
-from bot.notices import TITLE_MAX, URL_MAX, outbox_for
-from bot.reading import material_link
-from bot.router import Router, State, StatesGroup, normalise
-from bot.study import (
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.domain.activities import ActivityError
+from bot.domain.authz import Action
+from bot.domain.notices import TITLE_MAX, URL_MAX, outbox_for
+from bot.domain.study import (
     SUMMARY_MAX,
     add_material,
     audience_count,
@@ -69,6 +69,7 @@ from bot.study import (
     materials_for,
     push_material,
 )
+from bot.web.reading import material_link
 from handlers.broadcast import (
     CONFIRM_WORDS,
     ChosenAudience,

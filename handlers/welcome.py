@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 
-from bot.context import Context
-from bot.events import Kind
-from bot.router import Router, normalise
+from bot.chat.context import Context
+from bot.chat.events import Kind
+from bot.chat.router import Router, normalise
 
 router = Router("welcome")
 

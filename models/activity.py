@@ -1,5 +1,5 @@
 """Activities (会议/活动), their sign-in, leave requests and attendance. The rules live in
-:mod:`bot.activities`.
+:mod:`bot.domain.activities`.
 
     Activity ──< Attendance            (one row per member: signed in / late, and at the close of the
              │      └──< AttendanceCorrection   sign-in window: on leave / absent; corrections kept)

@@ -44,7 +44,7 @@ class InboxMessage(SQLModel, table=True):
 
     Written (and committed) before the platform gets its answer, so nothing acknowledged is lost; deleted
     in the transaction that handles it and records its :class:`InboundMessage`, so it is handled once.
-    ``id`` gives the order of arrival (bot/inbox.py).
+    ``id`` gives the order of arrival (bot/chat/inbox.py).
     """
 
     __tablename__ = "inbox_message"

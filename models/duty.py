@@ -1,13 +1,13 @@
 """The duty record (履职档案): a points ledger derived from what members did, plus what only people can
-say (self-reported duties, adjustments, appeals). The rules live in :mod:`bot.duty_rules`, the ledger
-in :mod:`bot.ledger`.
+say (self-reported duties, adjustments, appeals). The rules live in :mod:`bot.domain.duty_rules`, the ledger
+in :mod:`bot.domain.ledger`.
 
     sources (attendance, reports, instructions, study reads)  ─┐
     DutyClaim (补录, verified by a secretary) ──< DutyClaimPhoto ├─► DutyEntry (one per source and kind)
     DutyAdjustment (a secretary's ± with a reason)             ─┘        ▲
     DutyAppeal (申诉 on one entry: open → upheld / dismissed) ────────────┘ (by the entry's source key)
 
-``DutyEntry`` rows are never edited by hand: :func:`bot.ledger.refresh` rebuilds them from the sources
+``DutyEntry`` rows are never edited by hand: :func:`bot.domain.ledger.refresh` rebuilds them from the sources
 and the year's rules, so a recompute always gives the same ledger. A change goes through its source (an
 attendance correction, a verified claim, an adjustment), which keeps every point traceable.
 """

@@ -74,7 +74,7 @@ class Member(SQLModel, table=True):
     term: str = Field(default="", max_length=20)
     role: Role = Field(default=Role.MEMBER, max_length=20)
     status: MemberStatus = Field(default=MemberStatus.ACTIVE, max_length=20, index=True)
-    # Liaison-group ids a secretary is limited to; empty means every group (see bot.authz).
+    # Liaison-group ids a secretary is limited to; empty means every group (see bot.domain.authz).
     scope_group_ids: list[int] = json_field(default_factory=list)
     created_at: datetime = utc_field(default_factory=utc_now)
     updated_at: datetime = utc_field(default_factory=utc_now)

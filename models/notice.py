@@ -1,5 +1,5 @@
 """Pushes to an audience: meeting notices, broadcasts (群发) and study materials, with who received,
-read and answered what. The sending lives in :mod:`bot.notices`, study in :mod:`bot.study`.
+read and answered what. The sending lives in :mod:`bot.domain.notices`, study in :mod:`bot.domain.study`.
 
     Notice ──< NoticeReceipt         (one per expected member, written when the notice goes out: the
                                        audience as it was; delivery rows keyed by the receipt)

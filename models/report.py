@@ -1,5 +1,5 @@
 """Social-condition and public-opinion reports (社情民意信息): the report, its photos, its history and
-the leaders' instructions on it. The workflow itself lives in :mod:`bot.reports`.
+the leaders' instructions on it. The workflow itself lives in :mod:`bot.domain.reports`.
 
     Report ──< ReportPhoto      (media reference kept at once; the file fetched later, retried)
            ──< ReportEvent      (every transition: who, when, comment)

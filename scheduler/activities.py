@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.activities import CLOSE_TASK, close_attendance
+from bot.domain.activities import CLOSE_TASK, close_attendance
 from models.activity import Activity
 from models.scheduling import ScheduledTask
 from scheduler.tasks import task_handler
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.infra.services import Services
 
 
 @task_handler(CLOSE_TASK)

@@ -34,7 +34,7 @@ from scheduler import notices as _notice_tasks  # also registers the notices' ta
 from scheduler.tasks import TaskPlan, cron_trigger, job_id_for, plan_task, record_missed
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.infra.services import Services
 
 log = logging.getLogger(__name__)
 

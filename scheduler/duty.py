@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.ledger import refresh
+from bot.domain.ledger import refresh
 from models.duty import DutyYear
 from models.scheduling import ScheduledTask, TaskStatus
 from scheduler.tasks import cancel_task, schedule_task, task_handler
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.infra.services import Services
 
 log = logging.getLogger(__name__)
 

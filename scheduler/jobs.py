@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from models.conversation import InboundMessage
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.infra.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def run_task(task_id: int) -> None:
 
 async def sweep_idle_conversations() -> None:
     """Close conversations idle longer than ``conversation.idle_timeout_minutes``."""
-    from bot.conversations import close_idle_conversations  # the dispatcher's module, loaded when needed
+    from bot.chat.conversations import close_idle_conversations  # the dispatcher's module, loaded when needed
 
     await close_idle_conversations(bound_services())
 
@@ -86,7 +86,7 @@ async def purge_inbound_messages() -> int:
 
 async def fetch_report_photos() -> None:
     """Download photos members attached to reports; a failed fetch is retried later, never dropped."""
-    from bot.report_media import fetch_due_photos
+    from bot.domain.media import fetch_due_photos
 
     await fetch_due_photos(bound_services())
 
@@ -99,7 +99,7 @@ async def resync_tasks() -> None:
 async def close_due_activities() -> None:
     """The safety net of the per-activity close task (a restart long after a window closed, say):
     every activity whose sign-in window has closed gets its absences computed."""
-    from bot.activities import close_due_activities as close_due
+    from bot.domain.activities import close_due_activities as close_due
 
     services = bound_services()
     async with services.db.session() as session:

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import notices
-from bot.ledger import missing_targets, refresh
-from bot.notices import LAST_CALL_TASK, NOTICE_TASK, REMIND_TASK, outbox_for
-from bot.study import PLAN_TASK, run_plan
+from bot.domain import notices
+from bot.domain.ledger import missing_targets, refresh
+from bot.domain.notices import LAST_CALL_TASK, NOTICE_TASK, REMIND_TASK, outbox_for
+from bot.domain.study import PLAN_TASK, run_plan
 from models.activity import Activity
 from models.notice import Notice, StudyPlan
 from models.scheduling import ScheduledTask, TaskStatus
 from scheduler.tasks import task_handler
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.infra.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ async def study_plan_fire(services: Services, session: AsyncSession, task: Sched
 
 @task_handler(NUDGE_TASK)
 async def year_end_nudge(services: Services, session: AsyncSession, task: ScheduledTask) -> None:
-    from bot.notify import tell_member
+    from bot.domain.notify import tell_member
 
     outbox = await outbox_for(services, session)
     year = outbox.now.astimezone(outbox.zone).year

@@ -26,12 +26,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.outbound.sql import insert_ignore
+from bot.infra.sql import insert_ignore
 from models.base import utc_now
 from models.scheduling import JobRun, RunOutcome, ScheduledTask, TaskStatus
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.infra.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The clock of the ``clock`` fixture starts at 2026-11-21 01:00 UTC (09:00 in Asia/Shanghai). ``seed_org``
 makes two liaison groups, members bound to simulator ids, a group leader, an office secretary (every
 group: approves plenary leave) and a secretary limited to 东山镇; ``make_activity`` stores an activity
-through :func:`bot.activities.create_activity`, as the API and the chat do.
+through :func:`bot.domain.activities.create_activity`, as the API and the chat do.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.activities import ActivityDraft, create_activity
-from bot.config import ActivitySettings
-from bot.db import Database
-from bot.i18n import Catalogue
+from bot.domain.activities import ActivityDraft, create_activity
+from bot.infra.config import ActivitySettings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
 from models.activity import Activity, ActivityType, Attendance, Audience, LeaveRequest
 from models.member import Identity, LiaisonGroup, Member, MemberStatus, Platform, Role
 

@@ -10,7 +10,7 @@ secretaries 钱秘书 and 孙秘书 without a group; 赵敏 suspended), with 王
     briefing   2025-12-31 23:00  everybody                  nobody signed in: counts in 2025 only
     consultation 2026-09-01, cancelled; and the activity of tomorrow (still scheduled): not counted in 2026
 
-Sign-ins and the close go through :mod:`bot.activities` with explicit times, as the chat and the
+Sign-ins and the close go through :mod:`bot.domain.activities` with explicit times, as the chat and the
 scheduler would; nothing here depends on the ``clock`` fixture.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.activities import cancel_activity, close_attendance, decide_leave, request_leave, sign_in
-from bot.db import Database
+from bot.domain.activities import cancel_activity, close_attendance, decide_leave, request_leave, sign_in
+from bot.infra.db import Database
 from models.activity import Activity, ActivityType, Audience, LeaveKind, SignInMethod
 from models.member import Member, Sector
 from tests.activity_support import Org, T, make_activity

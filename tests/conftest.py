@@ -15,9 +15,9 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers the tables)
-from bot.clock import FrozenClock
-from bot.config import Settings, load_settings
-from bot.db import Database
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings, load_settings
+from bot.infra.db import Database
 
 PG_URL = os.environ.get("LVZHI_TEST_PG_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -156,7 +156,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 @pytest.fixture
 def scheduler(api: Any) -> Any:
     """The admin API's scheduler replaced by a stub that counts the syncs it is asked for."""
-    from bot.services import SERVICES_KEY
+    from bot.infra.services import SERVICES_KEY
     from tests.support import SchedulerStub
 
     stub = SchedulerStub()

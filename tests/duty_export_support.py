@@ -1,5 +1,6 @@
 """A small duty year for tests/test_duty_export.py and tests/test_duty_api.py, made through the real core
-functions (bot.activities, bot.reports, bot.study, bot.duty) on top of :func:`tests.activity_support.seed_org`.
+functions (bot.domain.activities, bot.domain.reports, bot.domain.study, bot.domain.duty) on top of
+:func:`tests.activity_support.seed_org`.
 
 People (county.yaml rules, 2026): 城关镇 王芳 (经济界, term 第六届), 周涛 (教育界), 郑红 (教育界, added
 here), 陈组长 (group leader); 东山镇 李强 (经济界), 吴静; 赵敏 suspended and the two secretaries are not
@@ -26,12 +27,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.activities import close_attendance, decide_leave, request_leave, sign_in
-from bot.db import Database
-from bot.duty import adjust, decide_claim, submit_claim
-from bot.duty_rules import load_rules
-from bot.reports import record_instruction, transition
-from bot.study import add_material, mark_read
+from bot.domain.activities import close_attendance, decide_leave, request_leave, sign_in
+from bot.domain.duty import adjust, decide_claim, submit_claim
+from bot.domain.duty_rules import load_rules
+from bot.domain.reports import record_instruction, transition
+from bot.domain.study import add_material, mark_read
+from bot.infra.db import Database
 from models.activity import Activity, ActivityType, Audience, LeaveKind, SignInMethod
 from models.member import Member, Sector
 from models.notice import ReadVia

@@ -6,7 +6,7 @@ verify every group, 孙秘书 (sim-sun) only 东山镇. The clock stands at 2026
 rules are the shipped county.yaml (speech 5, proposal 10, inspection 2 / absent −5, plenary 10 per
 half-day / absent −10, pass mark 60).
 
-Attendance goes through :mod:`bot.activities` (sign in, close), claims through :mod:`bot.duty`, as the
+Attendance goes through :mod:`bot.domain.activities` (sign in, close), claims through :mod:`bot.domain.duty`, as the
 chat and the API do, so the ledger behind ``履职`` is built from real sources.
 """
 
@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import duty
-from bot.activities import close_attendance, sign_in
-from bot.db import Database
-from bot.duty_rules import load_rules
+from bot.domain import duty
+from bot.domain.activities import close_attendance, sign_in
+from bot.domain.duty_rules import load_rules
+from bot.infra.db import Database
 from models.activity import Activity, ActivityType, Audience, SignInMethod
 from models.duty import DutyAdjustment, DutyAppeal, DutyClaim, DutyClaimPhoto
 from models.member import Member

@@ -13,11 +13,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bot.clock import Clock, FrozenClock
-from bot.db import Database
-from bot.i18n import Catalogue
-from bot.outbound.mock import MockWechat, create_mock_app
-from bot.services import Services
+from bot.devtools.mock_platform import MockWechat, create_mock_app
+from bot.infra.clock import Clock, FrozenClock
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
+from bot.infra.services import Services
 from models.delivery import Delivery
 from tests.conftest import make_settings
 

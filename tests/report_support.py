@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.db import Database
-from bot.i18n import Catalogue
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
 from models.member import Identity, LiaisonGroup, Member, MemberStatus, Platform, Role
 from models.report import Report, ReportEvent, ReportStatus
 
@@ -64,7 +64,7 @@ async def seed_people(db: Database) -> People:
 async def file_report(db: Database, member: Member, title: str, body: str, *, year: int = 2026,
                       status: ReportStatus = ReportStatus.SUBMITTED, category: str = "社会民生") -> int:
     """A report as if submitted earlier (history row included)."""
-    from bot.clock import FrozenClock
+    from bot.infra.clock import FrozenClock
 
     now = FrozenClock().now()
     async with db.session() as session:

@@ -19,13 +19,13 @@ from sqlalchemy import select
 
 from bot.api import setup_admin_api
 from bot.app import DISPATCHER_KEY, build_services, create_app
-from bot.clock import Clock
-from bot.config import Settings
-from bot.db import Database
-from bot.dispatcher import Dispatcher
-from bot.i18n import Catalogue
-from bot.router import Router
-from bot.services import SERVICES_KEY, Services
+from bot.chat.dispatcher import Dispatcher
+from bot.chat.router import Router
+from bot.infra.clock import Clock
+from bot.infra.config import Settings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
+from bot.infra.services import SERVICES_KEY, Services
 from models.delivery import SimMessage
 
 

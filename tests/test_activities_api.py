@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.activities import CLOSE_TASK, request_leave, sign_in
 from bot.api import API_PREFIX
-from bot.clock import FrozenClock
-from bot.db import Database
-from bot.screen import screen_payload
-from bot.services import SERVICES_KEY
+from bot.domain.activities import CLOSE_TASK, request_leave, sign_in
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
+from bot.infra.services import SERVICES_KEY
+from bot.web.screen import screen_payload
 from models.activity import Activity, AttendanceStatus, LeaveKind, SignInMethod
 from models.delivery import Delivery
 from models.member import Committee, Member, Sector

@@ -1,4 +1,4 @@
-"""The rules of activities in bot.activities, without chat: window, rotating code, audience, sign-in
+"""The rules of activities in bot.domain.activities, without chat: window, rotating code, audience, sign-in
 outcomes and idempotency, the automatic close, corrections, who may organise and who approves leave."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import activities as act
-from bot.activities import ActivityDraft, ActivityError, Outcome
-from bot.authz import Action
-from bot.clock import FrozenClock
-from bot.config import ActivitySettings, ConfigError, load_settings
-from bot.db import Database
-from bot.i18n import Catalogue
-from bot.services import Services
+from bot.domain import activities as act
+from bot.domain.activities import ActivityDraft, ActivityError, Outcome
+from bot.domain.authz import Action
+from bot.infra.clock import FrozenClock
+from bot.infra.config import ActivitySettings, ConfigError, load_settings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
+from bot.infra.services import Services
 from models.activity import (
     Activity,
     ActivityStatus,

@@ -11,13 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import activities as ops
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
-from bot.screen import screen_url
-from bot.timeparse import parse_when
+from bot.domain import activities as ops
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
+from bot.web.screen import screen_url
 from handlers.activity import choose_groups
+from handlers.kit.timeparse import parse_when
 from models.activity import Activity, ActivityType, Audience, LeaveKind, SignInMethod
 from models.member import Member
 from models.scheduling import ScheduledTask, TaskStatus

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from bot.api import API_PREFIX
 from bot.api.openapi import DOCUMENT
-from bot.clock import FrozenClock
-from bot.db import Database
-from bot.i18n import Catalogue
-from bot.members import bind, file_application
-from bot.roster import import_file
+from bot.domain.members import bind, file_application
+from bot.domain.roster import import_file
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
 from models.delivery import Delivery
 from models.member import (
     ApplicationStatus,

@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from bot.activities import correct_attendance
-from bot.cli import main
-from bot.cli_attendance import (
+from bot.cli.attendance import (
     ACTIVITY_COLUMNS,
     GROUP_COLUMNS,
     MEMBER_COLUMNS,
@@ -21,7 +19,9 @@ from bot.cli_attendance import (
     export_activity,
     export_year,
 )
-from bot.db import Database
+from bot.cli.main import main
+from bot.domain.activities import correct_attendance
+from bot.infra.db import Database
 from models.activity import Activity, AttendanceStatus
 from models.member import Member
 from tests.activity_support import Org, T

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.authz import Action, at_least, can, groups_within_reach
+from bot.domain.authz import Action, at_least, can, groups_within_reach
 from models.member import Member, MemberStatus, Role
 
 OWN, OTHER, THIRD = 1, 2, 3

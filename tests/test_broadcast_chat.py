@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select, update
 
 import scheduler.notices  # noqa: F401  (registers the notice.send task handler)
-from bot import activities as act
-from bot import notices
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
+from bot.domain import activities as act
+from bot.domain import notices
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from handlers.broadcast import split_link
 from models.activity import Activity, Audience, LeaveKind
 from models.delivery import Delivery, DeliveryStatus

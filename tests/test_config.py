@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.config import ConfigError, load_settings
+from bot.cli.main import main
+from bot.infra.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Direct statements (bot/direct.py): the same rows as SQLAlchemy would store and read, in the session's
+"""Direct statements (bot/infra/direct.py): the same rows as SQLAlchemy would store and read, in the session's
 transaction, on SQLite without SQLAlchemy's execution pipeline and on PostgreSQL through it."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import Database
-from bot.direct import Direct
+from bot.infra.db import Database
+from bot.infra.direct import Direct
 from models.conversation import InboundMessage
 from models.outbound import ChatWindow
 from tests.conftest import create_schema
@@ -88,7 +88,7 @@ async def test_on_sqlite_it_skips_sqlalchemys_execution(sqlite_db: Database) -> 
     async with sqlite_db.session() as session:
         await _RECORD.run(session, record("mp:msg:4"))
         assert await _READ.first(session, {"key": "mp:msg:4"}) is not None
-    assert seen == []  # BEGIN IMMEDIATE too is emitted straight on sqlite3 (bot.sqlite_inline.begin)
+    assert seen == []  # BEGIN IMMEDIATE too is emitted straight on sqlite3 (bot.infra.sqlite_inline.begin)
 
 
 async def test_a_statement_that_needs_column_defaults_is_refused_on_sqlite(sqlite_db: Database) -> None:

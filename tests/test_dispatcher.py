@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.clock import FrozenClock
-from bot.context import Context
-from bot.router import Router, State, StatesGroup
+from bot.chat.context import Context
+from bot.chat.router import Router, State, StatesGroup
+from bot.infra.clock import FrozenClock
 from handlers import common, welcome
 from models.member import Identity, Member, MemberStatus, Platform, Role
 from tests.support import running_app
@@ -125,7 +125,7 @@ async def test_an_idle_conversation_is_closed_on_the_next_message(db: Any, setti
 
 
 async def test_the_sweep_closes_idle_conversations_with_a_push(db: Any, settings: Any) -> None:
-    from bot.conversations import close_idle_conversations
+    from bot.chat.conversations import close_idle_conversations
 
     clock = FrozenClock()
     async with running_app(settings, clock, routers(survey_router())) as app:

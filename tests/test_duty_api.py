@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.api import API_PREFIX
-from bot.db import Database
-from bot.duty import ADJUSTMENT_MAX, open_appeal, submit_claim
-from bot.ledger import refresh
+from bot.domain.duty import ADJUSTMENT_MAX, open_appeal, submit_claim
+from bot.domain.ledger import refresh
+from bot.infra.db import Database
 from models.delivery import Delivery
 from models.duty import DutyAdjustment, DutyEntry, DutyYear
 from models.member import Member

@@ -13,12 +13,12 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot import duty
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
-from bot.dispatcher import PASSIVE_REPLY_BYTES
-from bot.report_media import fetch_due_photos, new_photo
+from bot.chat.dispatcher import PASSIVE_REPLY_BYTES
+from bot.domain import duty
+from bot.domain.media import fetch_due_photos, new_photo
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from handlers.duty import fit_pages, parse_day
 from models.activity import ActivityType
 from models.duty import AppealStatus, ClaimStatus, DutyClaimPhoto, DutyEntry, EntrySource

@@ -12,9 +12,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.cli import main
-from bot.db import Database
-from bot.duty_export import (
+from bot.cli.main import main
+from bot.domain.duty_rules import RulesError, load_rules
+from bot.exports.duty import (
     ArchiveError,
     SheetNames,
     adjustments_header,
@@ -28,8 +28,8 @@ from bot.duty_export import (
     group_sheet_header,
     reports_header,
 )
-from bot.duty_rules import RulesError, load_rules
-from bot.i18n import Catalogue
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
 from models.activity import Attendance
 from models.duty import DutyEntry
 from models.member import LiaisonGroup, Member
@@ -389,8 +389,8 @@ def test_archive_command_refusals(db: Database, data: Ledger, tmp_path: Path, db
 
 async def test_an_ambiguous_name_lists_the_candidates(db: Database, data: Ledger, tmp_path: Path, db_url: str,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.cli_duty import export_archive_command
-    from bot.config import load_settings
+    from bot.cli.duty import export_archive_command
+    from bot.infra.config import load_settings
 
     async with db.session() as session:
         other = Member(name="王芳", mobile="13900000123", group_id=data.org.dongshan, work_unit="县医院")

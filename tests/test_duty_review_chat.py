@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
-from bot.dispatcher import PASSIVE_REPLY_BYTES
+from bot.chat.dispatcher import PASSIVE_REPLY_BYTES
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from models.activity import ActivityType
 from models.duty import AppealStatus, ClaimStatus, DutyClaim
 from models.member import Identity, Member, Sector

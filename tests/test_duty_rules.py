@@ -1,4 +1,4 @@
-"""The rules file (bot/duty_rules.py): the shipped examples, years carrying forward, grades, and every
+"""The rules file (bot/domain/duty_rules.py): the shipped examples, years carrying forward, grades, and every
 mistake a secretary can make in it stopped with the file, the place and the reason (one line)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import ConfigError, load_settings
-from bot.duty_rules import DEFAULT_RULES_FILE, EXAMPLES_DIR, RulesError, YearRules, load_rules
+from bot.domain.duty_rules import DEFAULT_RULES_FILE, EXAMPLES_DIR, RulesError, YearRules, load_rules
+from bot.infra.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,11 +13,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.clock import Clock, FrozenClock
-from bot.db import Database
-from bot.duty_rules import load_rules
-from bot.ledger import scores
-from bot.services import Services
+from bot.domain.duty_rules import load_rules
+from bot.domain.ledger import scores
+from bot.infra.clock import Clock, FrozenClock
+from bot.infra.db import Database
+from bot.infra.services import Services
 from models.activity import ActivityType
 from models.duty import DutyEntry, DutyYear
 from models.scheduling import JobRun, RunOutcome, ScheduledTask, TaskStatus
@@ -176,7 +176,7 @@ async def test_a_change_of_rules_rebuilds_that_year_once(db: Database, clock: Fr
     clock.set(local(2026, 11, 21, 2, 30, 1))
     await run(before, (await rebuild_tasks(db))["nightly"])
     async with db.session() as session:  # 2025 was built too (by hand, as `lvzhi duty rebuild 2025` would)
-        from bot.ledger import refresh
+        from bot.domain.ledger import refresh
 
         await refresh(session, before.year_rules(2025), 2025, SHANGHAI, now=clock.now())
     built = await duty_years(db)

@@ -1,5 +1,5 @@
 """Overload: beyond ``server.max_inflight`` messages in hand, a message is committed to the inbox and answered
-"success" at once, then handled in arrival order with its reply pushed (bot/inbox.py). Over HTTP, signed
+"success" at once, then handled in arrival order with its reply pushed (bot/chat/inbox.py). Over HTTP, signed
 and encrypted, on each database."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
-from bot.context import Context
-from bot.emulator import OfficialAccountPlatform, text_fields
-from bot.events import Event, Kind
-from bot.inbox import Inbox
-from bot.router import Router
+from bot.chat.context import Context
+from bot.chat.events import Event, Kind
+from bot.chat.inbox import Inbox
+from bot.chat.router import Router
+from bot.devtools.emulator import OfficialAccountPlatform, text_fields
+from bot.infra.clock import FrozenClock
 from models.conversation import InboundMessage, InboxMessage
 from models.delivery import Delivery
 from tests.support import AppHarness, running_app

@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import activities as act
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.context import Context
-from bot.db import Database
-from bot.router import Router
+from bot.chat.context import Context
+from bot.chat.router import Router
+from bot.domain import activities as act
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from handlers import common, welcome
 from handlers import leave as leave_handler
 from models.activity import Activity, ActivityType, Audience, LeaveKind, LeaveStatus, SignInMethod

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import activities as act
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
+from bot.domain import activities as act
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from models.activity import (
     Activity,
     ActivityType,

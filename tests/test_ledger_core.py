@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot import reports as report_ops
-from bot.activities import (
+from bot.domain import reports as report_ops
+from bot.domain.activities import (
     ActivityDraft,
     close_attendance,
     correct_attendance,
@@ -25,9 +25,7 @@ from bot.activities import (
     request_leave,
     sign_in,
 )
-from bot.config import ActivitySettings
-from bot.db import Database
-from bot.duty import (
+from bot.domain.duty import (
     DutyError,
     adjust,
     decide_appeal,
@@ -37,9 +35,8 @@ from bot.duty import (
     withdraw_appeal,
     withdraw_claim,
 )
-from bot.duty_rules import EXAMPLES_DIR, YearRules, load_rules
-from bot.i18n import Catalogue
-from bot.ledger import (
+from bot.domain.duty_rules import EXAMPLES_DIR, YearRules, load_rules
+from bot.domain.ledger import (
     ENTRY_COLUMNS,
     Score,
     entries_of,
@@ -54,7 +51,10 @@ from bot.ledger import (
     sector_names,
     standings,
 )
-from bot.study import add_material, mark_read
+from bot.domain.study import add_material, mark_read
+from bot.infra.config import ActivitySettings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
 from models.activity import Activity, ActivityType, AttendanceStatus, Audience, LeaveKind, LeaveRequest, SignInMethod
 from models.duty import AppealStatus, ClaimStatus, DutyAdjustment, DutyClaim, DutyEntry, DutyYear, EntrySource
 from models.member import Member, Sector
@@ -343,7 +343,7 @@ async def test_activities_of_another_year_and_cancelled_ones_give_nothing(db: Da
     await attend(db, old, present=[org.wang])
     await attend(db, new, present=[org.wang])
     async with db.session() as session:
-        from bot.activities import cancel_activity
+        from bot.domain.activities import cancel_activity
 
         activity = await session.get(Activity, cancelled)
         assert activity is not None

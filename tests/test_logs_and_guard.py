@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from bot.logs import MaskingFilter, mask_mobiles
+from bot.infra.logs import MaskingFilter, mask_mobiles
 from tests.conftest import NetworkAccessError
 
 

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from bot.db import Database
+from bot.infra.db import Database
 
 
 async def test_upgrade_head_matches_the_models(db_url: str) -> None:

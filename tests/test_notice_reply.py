@@ -4,7 +4,7 @@ activity, ``其他`` for the list, the answer recorded and taken back on withdra
 notice is old or answered).
 
 The clock stands at 2026-11-21 09:00 in Shanghai (a Saturday). ``notify`` creates an activity through
-:func:`bot.activities.create_activity` with an outbox, so its meeting notice is really sent.
+:func:`bot.domain.activities.create_activity` with an outbox, so its meeting notice is really sent.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import activities as act
-from bot import notices
-from bot.activities import ActivityDraft
-from bot.clock import FrozenClock
-from bot.config import ActivitySettings, Settings
-from bot.db import Database
-from bot.notices import Outbox
+from bot.domain import activities as act
+from bot.domain import notices
+from bot.domain.activities import ActivityDraft
+from bot.domain.notices import Outbox
+from bot.infra.clock import FrozenClock
+from bot.infra.config import ActivitySettings, Settings
+from bot.infra.db import Database
 from models.activity import Activity, ActivityType, Audience, LeaveKind, LeaveRequest
 from models.member import Identity, Member, MemberStatus, Platform
 from models.notice import ActivityResponse, NoticeReceipt, Response

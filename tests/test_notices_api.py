@@ -13,14 +13,14 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot import notices
-from bot.activities import request_leave
 from bot.api import API_PREFIX
 from bot.api.notices import page_counts
-from bot.clock import FrozenClock
-from bot.db import Database
+from bot.domain import notices
+from bot.domain.activities import request_leave
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
+from bot.infra.services import SERVICES_KEY
 from bot.outbound.worker import DeliveryWorker
-from bot.services import SERVICES_KEY
 from models.activity import Activity, LeaveKind
 from models.delivery import Delivery, DeliveryStatus
 from models.member import Member

@@ -1,4 +1,4 @@
-"""bot.notices and bot.study without chat: an activity's notice, reminders and last call at the right
+"""bot.domain.notices and bot.domain.study without chat: an activity's notice, reminders and last call at the right
 local times and exactly once; rescheduling and cancelling; answers; broadcasts with scope, report and
 resend; group chats with @; study plans across a restart; reads; the year-end nudge."""
 
@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot import activities as act
-from bot import duty, notices, reports, study
-from bot.activities import ActivityDraft, ActivityError
-from bot.clock import FrozenClock
-from bot.config import ActivitySettings, Settings
-from bot.db import Database
-from bot.i18n import Catalogue
-from bot.notices import Outbox
-from bot.services import Services
-from bot.signing import Signer
+from bot.domain import activities as act
+from bot.domain import duty, notices, reports, study
+from bot.domain.activities import ActivityDraft, ActivityError
+from bot.domain.notices import Outbox
+from bot.infra.clock import FrozenClock
+from bot.infra.config import ActivitySettings, Settings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
+from bot.infra.services import Services
+from bot.infra.signing import Signer
 from models.activity import Activity, ActivityType, Audience, LeaveKind, SignInMethod
 from models.delivery import Delivery, DeliveryStatus
 from models.duty import DutyYear

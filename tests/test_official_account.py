@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
-from bot.context import Context
-from bot.emulator import OfficialAccountPlatform, event_fields, text_fields
-from bot.router import Router
+from bot.chat.context import Context
+from bot.chat.router import Router
+from bot.devtools.emulator import OfficialAccountPlatform, event_fields, text_fields
+from bot.infra.clock import FrozenClock
 from handlers import ROUTERS
 from models.conversation import InboundMessage
 from models.delivery import Delivery

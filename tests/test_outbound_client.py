@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.db import Database
-from bot.events import Article, Reply
+from bot.chat.events import Article, Reply
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
+from bot.infra.services import Services
 from bot.outbound.client import (
     NotSubscribedError,
     OutOfWindowError,
@@ -25,7 +26,6 @@ from bot.outbound.client import (
     wecom_client,
 )
 from bot.outbound.tokens import TokenStore
-from bot.services import Services
 from models.outbound import AccessToken
 from tests import outbound_support as support
 from tests.outbound_support import TEMPLATE_ID, MockApi

@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.clock import FrozenClock
+from bot.infra.clock import FrozenClock
 from tests import outbound_support as support
 from tests.outbound_support import MockApi
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.db import Database
-from bot.events import Article, Reply
+from bot.chat.events import Article, Reply
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
+from bot.infra.services import Services
 from bot.outbound.client import client_msg_id
 from bot.outbound.queue import enqueue
 from bot.outbound.window import record_interaction
 from bot.outbound.worker import DEFAULT_LEASE, DeliveryWorker
-from bot.services import Services
 from models.delivery import Channel, DeliveryStatus, SimMessage
 from models.outbound import ChatWindow
 from tests import outbound_support as support

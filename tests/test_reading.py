@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import notices
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
-from bot.notices import Outbox
+from bot.domain import notices
+from bot.domain.notices import Outbox
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from models.delivery import Delivery
 from models.notice import NoticeKind, NoticeReceipt, ReadVia, StudyRead
 from tests.activity_support import Org, T
@@ -137,7 +137,7 @@ async def test_a_tampered_or_malformed_token_is_refused(app: AppHarness, db: Dat
     path = await pushed_link(db, "sim-wang")
     payload, expiry, mac = path.removeprefix("/r/").split(".")
     other_member = payload.rsplit("-", 1)[0] + f"-{org.zhou.id}"
-    caplog.set_level(logging.INFO, logger="bot.reading")
+    caplog.set_level(logging.INFO, logger="bot.web.reading")
     for forged in (f"/r/{other_member}.{expiry}.{mac}",  # someone else's read
                    f"/r/{payload}.{int(expiry) + 86400}.{mac}",  # a longer life
                    f"/r/{payload}.{expiry}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 import handlers
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
-from bot.i18n import Catalogue
-from bot.roster import clean_name, import_file
-from bot.router import Router
+from bot.chat.router import Router
+from bot.domain.roster import clean_name, import_file
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
 from handlers import common, profile, register, review, welcome
 from handlers.register import choose
 from models.member import Identity, LiaisonGroup, Member, MemberApplication, MemberStatus

@@ -11,11 +11,11 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.api import API_PREFIX
-from bot.cli import main
-from bot.cli_reports import HISTORY_COLUMNS, REPORT_COLUMNS, export_reports
-from bot.clock import FrozenClock
-from bot.db import Database
-from bot.report_media import MAX_ATTEMPTS, fetch_due_photos, new_photo
+from bot.cli.main import main
+from bot.cli.reports import HISTORY_COLUMNS, REPORT_COLUMNS, export_reports
+from bot.domain.media import MAX_ATTEMPTS, fetch_due_photos, new_photo
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
 from models.delivery import Delivery
 from models.report import PhotoStatus, ReportPhoto, ReportStatus
 from tests.outbound_support import MockApi, build_services, mock_api, outbound_settings  # noqa: F401

@@ -1,5 +1,5 @@
 """The report workflow: every transition and every illegal one, who may do what, the history, and the
-member told at each step — through bot.reports directly and through the secretaries' 审核报送 chat."""
+member told at each step — through bot.domain.reports directly and through the secretaries' 审核报送 chat."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot import reports as ops
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
+from bot.domain import reports as ops
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from models.delivery import Delivery
 from models.member import Member
 from models.report import AdoptionLevel, Instruction, ReportStatus

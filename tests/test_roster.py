@@ -8,11 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli_members import EXIT_BAD_FILE, EXIT_OK, EXIT_ROW_ERRORS, add_members_commands, members_import
-from bot.config import Settings
-from bot.db import Database
-from bot.i18n import Catalogue
-from bot.roster import (
+from bot.cli.members import EXIT_BAD_FILE, EXIT_OK, EXIT_ROW_ERRORS, add_members_commands, members_import
+from bot.domain.roster import (
     DEMO_APPLICANT,
     DEMO_ROSTER,
     RosterError,
@@ -20,6 +17,9 @@ from bot.roster import (
     load_demo,
     normalise_mobile,
 )
+from bot.infra.config import Settings
+from bot.infra.db import Database
+from bot.infra.i18n import Catalogue
 from models.member import (
     ApplicationStatus,
     Committee,

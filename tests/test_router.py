@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from bot.context import Context
-from bot.events import Article, Kind, Reply
-from bot.router import Router, RouteTable, State, StatesGroup
+from bot.chat.context import Context
+from bot.chat.events import Article, Kind, Reply
+from bot.chat.router import Router, RouteTable, State, StatesGroup
 
 
 class Flow(StatesGroup):

@@ -15,11 +15,11 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock, FrozenClock
-from bot.db import Database
-from bot.events import Reply
+from bot.chat.events import Reply
+from bot.infra.clock import Clock, FrozenClock
+from bot.infra.db import Database
+from bot.infra.services import Services
 from bot.outbound.queue import enqueue
-from bot.services import Services
 from models.conversation import ConversationState, InboundMessage
 from models.scheduling import JobRun, RunOutcome, ScheduledTask, TaskStatus
 from scheduler import jobs

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.emulator import OfficialAccountPlatform, text_fields
+from bot.devtools.emulator import OfficialAccountPlatform, text_fields
 
 TOKEN, APP_ID = "shutdown-token", "wx-shutdown"
 MESSAGES = 120

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.activities import cancel_activity, distance_m, scene_for, shown_code
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
+from bot.domain.activities import cancel_activity, distance_m, scene_for, shown_code
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from models.activity import Activity, AttendanceStatus, Audience, SignInMethod
 from models.conversation import ConversationState
 from models.report import Report, ReportStatus
@@ -25,7 +25,7 @@ from tests.activity_support import VENUE, Org, T, attendance_rows, make_activity
 from tests.support import AppHarness, running_app
 
 PERIOD = 30
-METRES_PER_DEGREE = 111_194.93  # of latitude, on the sphere bot.activities.distance_m uses
+METRES_PER_DEGREE = 111_194.93  # of latitude, on the sphere bot.domain.activities.distance_m uses
 CATEGORIES = "1. 经济发展\n2. 社会民生\n3. 生态环境\n4. 文化教育\n5. 医疗卫生\n6. 社会治理\n7. 其他"
 
 

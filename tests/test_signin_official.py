@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.activities import scene_for, shown_code
-from bot.clock import FrozenClock
-from bot.db import Database
-from bot.emulator import OfficialAccountPlatform, event_fields, text_fields
+from bot.devtools.emulator import OfficialAccountPlatform, event_fields, text_fields
+from bot.domain.activities import scene_for, shown_code
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
 from models.activity import Activity, SignInMethod
 from models.member import Identity, Platform
 from tests.activity_support import VENUE, Org, T, attendance_rows, make_activity, seed_org

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from bot.activities import cancel_activity, scene_for, shown_code
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
+from bot.domain.activities import cancel_activity, scene_for, shown_code
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from bot.outbound.client import QuotaError, wechat_client
-from bot.screen import qr_data_uri, screen_url
+from bot.web.screen import qr_data_uri, screen_url
 from models.activity import Activity
 from tests import outbound_support as support
 from tests.activity_support import Org, T, make_activity
@@ -228,7 +228,7 @@ async def test_without_a_qr_code_the_screen_shows_the_digits(
 ) -> None:
     mock = mock_api.mock
     mock.fail_next(45009, path=QR_CREATE)
-    with caplog.at_level(logging.WARNING, logger="bot.screen"):
+    with caplog.at_level(logging.WARNING, logger="bot.web.screen"):
         shown = await state(official, meeting)
     assert shown["qr"] is None and shown["code"] == shown_code(meeting, clock.now(), PERIOD).code
     assert any("no QR code" in record.getMessage() for record in caplog.records)

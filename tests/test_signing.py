@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import FrozenClock
-from bot.db import Database
-from bot.signing import BadToken, Signer, load_signer
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
+from bot.infra.signing import BadToken, Signer, load_signer
 
 
 def test_round_trip_and_refusals(clock: FrozenClock) -> None:

@@ -1,4 +1,4 @@
-"""The inline SQLite driver (bot/sqlite_inline.py): lock waits without blocking the loop, offloaded
+"""The inline SQLite driver (bot/infra/sqlite_inline.py): lock waits without blocking the loop, offloaded
 statements, WAL checkpoints in a thread."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 
-from bot import sqlite_inline
-from bot.db import Database
-from bot.sqlite_inline import OFFLOAD
+from bot.infra import sqlite_inline
+from bot.infra.db import Database
+from bot.infra.sqlite_inline import OFFLOAD
 
 
 @pytest.fixture

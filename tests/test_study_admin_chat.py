@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 import scheduler.notices  # noqa: F401  (registers the notice.send task handler)
-from bot import notices
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
+from bot.domain import notices
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from models.activity import Audience
 from models.notice import Notice, NoticeKind, NoticeStatus, StudyMaterial
 from models.scheduling import ScheduledTask, TaskStatus

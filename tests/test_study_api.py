@@ -13,10 +13,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot import study
 from bot.api import API_PREFIX
-from bot.clock import FrozenClock
-from bot.db import Database
+from bot.domain import study
+from bot.infra.clock import FrozenClock
+from bot.infra.db import Database
 from models.delivery import Delivery
 from models.notice import ReadVia, StudyMaterial
 from models.scheduling import TaskStatus

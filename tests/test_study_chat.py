@@ -2,7 +2,7 @@
 counted read; a link as the member's own tracked link), ``学习 N`` works without the list, ``已学`` counts the
 newest unread pushed material, and no wording pushes or scores anybody.
 
-The clock stands at 2026-11-21 09:00 in Shanghai. Materials are added and pushed through :mod:`bot.study`.
+The clock stands at 2026-11-21 09:00 in Shanghai. Materials are added and pushed through :mod:`bot.domain.study`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot import study
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.db import Database
-from bot.notices import Outbox
+from bot.domain import study
+from bot.domain.notices import Outbox
+from bot.infra.clock import FrozenClock
+from bot.infra.config import Settings
+from bot.infra.db import Database
 from handlers.study import CHAT_TEXT_MAX
 from models.notice import NoticeReceipt, ReadVia, StudyMaterial, StudyRead
 from tests.activity_support import Org, T

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.emulator import WecomPlatform, event_fields, text_fields
+from bot.devtools.emulator import WecomPlatform, event_fields, text_fields
 from tests.conftest import make_settings
 from tests.support import AppHarness, running_app
 

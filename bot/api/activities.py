@@ -15,10 +15,10 @@
     POST  /leave/{id}/approve                          {note?}
     POST  /leave/{id}/deny                             {note}
 
-The API acts as the office: the core functions of :mod:`bot.activities` run with ``by=None``. Times in
+The API acts as the office: the core functions of :mod:`bot.domain.activities` run with ``by=None``. Times in
 and out are ISO 8601 with an offset; a time without one is refused rather than guessed.
 
-Errors: a body or query that is not valid, and a rule of :mod:`bot.activities` that refuses the input, are
+Errors: a body or query that is not valid, and a rule of :mod:`bot.domain.activities` that refuses the input, are
 **400** ``{"error": "invalid", "message", "fields": [{"field", "message"}]}``, the message from the
 catalogue (Chinese, ready to show). A state that does not allow the action is **409**: ``not_scheduled``
 (changing a closed or cancelled activity), ``not_open`` (closing before the window opened), ``unchanged``
@@ -38,9 +38,6 @@ from pydantic import Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import activities as ops
-from bot import attendance_report as report
-from bot.activities import ActivityDraft, ActivityError
 from bot.api.common import (
     ApiError,
     admin_endpoint,
@@ -48,9 +45,12 @@ from bot.api.common import (
     path_id,
 )
 from bot.api.forms import MAX_PER_PAGE, AudienceBody, Aware, Strict, arm, bad, body_of, iso, query_of, ref
-from bot.notices import outbox_for
-from bot.screen import TOKEN_GRACE, screen_url
-from bot.services import Services, services_of
+from bot.domain import activities as ops
+from bot.domain import attendance as report
+from bot.domain.activities import ActivityDraft, ActivityError
+from bot.domain.notices import outbox_for
+from bot.infra.services import Services, services_of
+from bot.web.screen import TOKEN_GRACE, screen_url
 from models.activity import (
     Activity,
     ActivityStatus,
@@ -66,10 +66,10 @@ from models.member import Committee, LiaisonGroup, Member, Sector
 
 log = logging.getLogger(__name__)
 
-WINDOW_MAX = 24 * 60  # minutes, as the configured defaults (bot.config.ActivitySettings)
+WINDOW_MAX = 24 * 60  # minutes, as the configured defaults (bot.infra.config.ActivitySettings)
 DESCRIPTION_MAX = 5000
 
-# Which request field a refusal of bot.activities is about, so a form can put the message beside it.
+# Which request field a refusal of bot.domain.activities is about, so a form can put the message beside it.
 FIELD_OF = {
     "activity.error.title": "title",
     "activity.error.venue": "venue",
@@ -181,7 +181,7 @@ class DecisionBody(Strict):
 
 
 def _refused(error: ActivityError, services: Services) -> ApiError:
-    """A refusal of bot.activities, in the words of the catalogue."""
+    """A refusal of bot.domain.activities, in the words of the catalogue."""
     message = services.texts(error.key, **error.values)
     if error.key in CONFLICTS:
         return ApiError(409, CONFLICTS[error.key], message)
@@ -469,7 +469,7 @@ def _apply_fields(draft: ActivityDraft, body: ActivityFields, given: set[str]) -
 
 async def _check_references(session: AsyncSession, draft: ActivityDraft) -> None:
     """Ids that must exist: the organising group and the audience's groups, sectors or committees
-    (member ids are checked by bot.activities, with its own message)."""
+    (member ids are checked by bot.domain.activities, with its own message)."""
     if draft.group_id is not None and await session.get(LiaisonGroup, draft.group_id) is None:
         raise bad("group_id", f"unknown liaison group {draft.group_id}")
     table = {Audience.GROUPS: LiaisonGroup, Audience.SECTORS: Sector, Audience.COMMITTEES: Committee}.get(

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import or_, select
 
-from bot.services import services_of
+from bot.infra.services import services_of
 
 ApiHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Model = TypeVar("Model", bound=BaseModel)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from bot.api.common import admin_endpoint, iso, parse_query
-from bot.services import services_of
+from bot.infra.services import services_of
 from models.delivery import Delivery, DeliveryStatus
 
 MAX_PER_PAGE = 500

@@ -14,8 +14,8 @@
     GET  /duty/adjustments?member_id=&year=&page=&per_page=
     GET  /duty/rules/{year}                      the year's rules as JSON
 
-The API acts as the office (``by=None`` in :mod:`bot.duty`). Every decision and adjustment refreshes the
-member's ledger in the same transaction and tells the member in chat (:func:`bot.notify.tell_member`).
+The API acts as the office (``by=None`` in :mod:`bot.domain.duty`). Every decision and adjustment refreshes the
+member's ledger in the same transaction and tells the member in chat (:func:`bot.domain.notify.tell_member`).
 
 **Freshness.** A member's page rebuilds the member's liaison group first (their rank depends on it), as
 the chat's ``履职`` does. The lists (members, rankings) read the ledger as last rebuilt — by the nightly
@@ -39,15 +39,15 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import duty as ops
-from bot import ledger
 from bot.api.common import ApiError, admin_endpoint, not_found, path_id
 from bot.api.forms import MAX_PER_PAGE, Strict, bad, body_of, iso, query_of, ref
-from bot.duty import DutyError
-from bot.duty_export import bonus_of, category_label, number, source_ref, suffixes
-from bot.duty_rules import ADJUSTMENT_CATEGORY, YearRules
-from bot.notify import tell_member
-from bot.services import Services, services_of
+from bot.domain import duty as ops
+from bot.domain import ledger
+from bot.domain.duty import DutyError
+from bot.domain.duty_rules import ADJUSTMENT_CATEGORY, YearRules
+from bot.domain.notify import tell_member
+from bot.exports.duty import bonus_of, category_label, number, source_ref, suffixes
+from bot.infra.services import Services, services_of
 from models.duty import (
     AppealStatus,
     ClaimStatus,
@@ -63,7 +63,7 @@ from models.member import Member
 YEAR_MIN, YEAR_MAX = 2000, 2100
 PREFIX = "/duty"
 
-# Which request field a refusal of bot.duty is about; refusals about the state of the thing are 409.
+# Which request field a refusal of bot.domain.duty is about; refusals about the state of the thing are 409.
 CONFLICTS = {"duty.error.claim_decided": "already_decided", "duty.error.appeal_decided": "already_decided"}
 FIELD_OF = {"duty.error.points": "points", "duty.error.dismiss_with_points": "points",
             "duty.error.no_member": "member_id"}
@@ -140,7 +140,7 @@ class AdjustmentBody(Strict):
 
 
 def _refused(error: DutyError, services: Services, reason_field: str) -> ApiError:
-    """A refusal of bot.duty, in the words of the catalogue."""
+    """A refusal of bot.domain.duty, in the words of the catalogue."""
     message = services.texts(error.key, **error.values)
     if error.key in CONFLICTS:
         return ApiError(409, CONFLICTS[error.key], message)

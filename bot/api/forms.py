@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bot.api.common import ApiError, Model, parse_body, parse_query
-from bot.services import Services
+from bot.infra.services import Services
 from models.activity import Audience
 
 log = logging.getLogger(__name__)

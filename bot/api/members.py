@@ -1,6 +1,6 @@
 """``/api/v1/members``: list, read, approve, reject, change role or status.
 
-Approve and reject run the same code as the secretaries' ``审核`` in chat (:mod:`bot.members`), so the
+Approve and reject run the same code as the secretaries' ``审核`` in chat (:mod:`bot.domain.members`), so the
 applicant is told either way, in the same transaction as the decision.
 """
 
@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import members as ops
 from bot.api.common import (
     ApiError,
     admin_endpoint,
@@ -25,7 +24,8 @@ from bot.api.common import (
     parse_query,
     path_id,
 )
-from bot.services import Services, services_of
+from bot.domain import members as ops
+from bot.infra.services import Services, services_of
 from models.member import (
     Committee,
     Identity,

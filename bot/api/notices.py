@@ -8,7 +8,7 @@ every push (meeting notices and study pushes are notices too).
     POST /notices/{id}/resend             again to the members whose every push failed (409 not_sent before)
     GET  /activities/{id}/answers         参加 / 请假 / no answer to an activity's notice, with names
 
-The API acts as the office (``by=None`` in :mod:`bot.notices`), and follows :mod:`bot.api.activities`:
+The API acts as the office (``by=None`` in :mod:`bot.domain.notices`), and follows :mod:`bot.api.activities`:
 times with an offset only, bad input **400** with the catalogue's message and the field it is about, a
 state that does not allow the action **409**.
 """
@@ -23,21 +23,22 @@ from pydantic import Field
 from sqlalchemy import String, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import attendance_report as report
-from bot import notices as ops
-from bot.activities import ActivityError, members_clause
 from bot.api.common import ApiError, admin_endpoint, not_found, path_id
 
 # The conventions of the activities part (400 for bad input, aware times only, strict bodies, the arming
 # of jobs after a commit) are shared rather than copied, so the two parts cannot drift apart.
 from bot.api.forms import MAX_PER_PAGE, AudienceBody, Aware, Strict, arm, bad, body_of, iso, query_of, ref
-from bot.services import Services, services_of
+from bot.domain import attendance as report
+from bot.domain import notices as ops
+from bot.domain.activities import ActivityError, members_clause
+from bot.infra.services import Services, services_of
 from models.activity import Activity, Audience
 from models.delivery import Delivery, DeliveryStatus
 from models.member import Committee, LiaisonGroup, Member, Sector
 from models.notice import Notice, NoticeKind, NoticeReceipt, NoticeStatus
 
-# Which request field a refusal of bot.notices / bot.study is about, so a form can show the message beside it.
+# Which request field a refusal of bot.domain.notices / bot.domain.study is about, so a form can show the
+# message beside it.
 FIELD_OF = {
     "notice.error.title": "title",
     "notice.error.body": "body",
@@ -80,7 +81,7 @@ class ListQuery(Strict):
 
 
 def refused(error: ActivityError, services: Services) -> ApiError:
-    """A refusal of bot.notices or bot.study, in the words of the catalogue."""
+    """A refusal of bot.domain.notices or bot.domain.study, in the words of the catalogue."""
     message = services.texts(error.key, **error.values)
     if error.key in CONFLICTS:
         return ApiError(409, CONFLICTS[error.key], message)
@@ -269,7 +270,7 @@ def _flag(condition: Any) -> Any:
 
 async def page_counts(session: AsyncSession, notice_ids: list[int]) -> dict[int, dict[str, int]]:
     """The report's counts for a page of notices in two grouped queries (not a report per notice), by the
-    same rule as :func:`bot.notices.notice_report`: a member is reached when any of their pushes was sent;
+    same rule as :func:`bot.domain.notices.notice_report`: a member is reached when any of their pushes was sent;
     otherwise not bound (no chat identity), pending (a push still queued or sending) or failed."""
     if not notice_ids:
         return {}

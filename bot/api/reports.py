@@ -9,7 +9,7 @@
     POST /api/v1/reports/{id}/instruct              {"text": "...", "leader": "...", "given_at"?: ISO time}
 
 A transition the report's status does not allow is 409 ``{"error": "illegal_transition"}``. The actions
-run :func:`bot.reports.transition`, as the secretaries' ``审核报送`` does, so the member is told either way.
+run :func:`bot.domain.reports.transition`, as the secretaries' ``审核报送`` does, so the member is told either way.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import reports as ops
 from bot.api.common import (
     ApiError,
     admin_endpoint,
@@ -34,7 +33,8 @@ from bot.api.common import (
     parse_query,
     path_id,
 )
-from bot.services import Services, services_of
+from bot.domain import reports as ops
+from bot.infra.services import Services, services_of
 from models.member import LiaisonGroup, Member
 from models.report import AdoptionLevel, Report, ReportStatus
 

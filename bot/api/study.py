@@ -8,7 +8,7 @@
     GET    /study/plans?page=&per_page=       each with its next fire time (local) and materials still queued
     DELETE /study/plans/{id}                  stop the plan (idempotent); its queued materials stay unpushed
 
-The API acts as the office (``by=None`` in :mod:`bot.study`); errors as in :mod:`bot.api.notices`.
+The API acts as the office (``by=None`` in :mod:`bot.domain.study`); errors as in :mod:`bot.api.notices`.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import attendance_report as report
-from bot import study as ops
-from bot.activities import ActivityError
 from bot.api.common import admin_endpoint, not_found, path_id
 from bot.api.forms import MAX_PER_PAGE, AudienceBody, Aware, Strict, arm, body_of, iso, query_of, ref
 from bot.api.notices import audience_of, check_audience, notice_detail, refused
-from bot.notices import outbox_for
-from bot.services import Services, services_of
+from bot.domain import attendance as report
+from bot.domain import study as ops
+from bot.domain.activities import ActivityError
+from bot.domain.notices import outbox_for
+from bot.infra.services import Services, services_of
 from models.member import Member
 from models.notice import Notice, NoticeReceipt, StudyMaterial, StudyPlan, StudyRead
 from scheduler.tasks import crontab_trigger
@@ -210,7 +210,7 @@ def material_json(material: StudyMaterial, *, with_body: bool = True) -> dict[st
 
 async def material_counts(session: AsyncSession, material_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(members who read it, members it was pushed to) for a page of materials: one grouped count each,
-    by the rule of :func:`bot.study.read_counts`."""
+    by the rule of :func:`bot.domain.study.read_counts`."""
     if not material_ids:
         return {}
     read = dict((await session.execute(

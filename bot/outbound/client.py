@@ -2,7 +2,7 @@
 
 wechatpy's clients are synchronous and must never run on the event loop; these speak the documented
 endpoints directly. ``api_base`` comes from the settings, so tests and the simulator point it at
-:mod:`bot.outbound.mock`. Every error answer becomes a typed :mod:`bot.outbound.errors` exception that
+:mod:`bot.devtools.mock_platform`. Every error answer becomes a typed :mod:`bot.outbound.errors` exception that
 keeps the platform's code; a token error (40001/40014/42001) refreshes the shared token once and retries.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.events import Reply
+from bot.chat.events import Reply
 from bot.outbound.errors import (
     NotSubscribedError,
     OutOfWindowError,
@@ -30,7 +30,7 @@ from bot.outbound.errors import (
 from bot.outbound.tokens import TokenStore
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.infra.services import Services
 
 __all__ = [
     "NotSubscribedError",

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.events import Reply
-from bot.outbound.sql import insert_for, insert_ignore
+from bot.chat.events import Reply
+from bot.infra.sql import insert_for, insert_ignore
 from models.base import utc_now
 from models.delivery import DUE_AT_ONCE, Delivery, DeliveryStatus
 

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.clock import Clock
-from bot.db import Database
-from bot.outbound.sql import insert_ignore
+from bot.infra.clock import Clock
+from bot.infra.db import Database
+from bot.infra.sql import insert_ignore
 from models.outbound import AccessToken
 
 # A fetcher calls the platform and returns (token, lifetime in seconds).

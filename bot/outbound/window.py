@@ -20,8 +20,8 @@ from typing import Literal
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.direct import Direct
-from bot.outbound.sql import dialect_of, insert_of
+from bot.infra.direct import Direct
+from bot.infra.sql import dialect_of, insert_of
 from models.outbound import ChatWindow
 
 MESSAGE_WINDOW = timedelta(hours=48)

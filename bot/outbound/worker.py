@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
 
-from bot.events import Reply
+from bot.chat.events import Reply
 from bot.outbound.client import client_msg_id, template_fields, wechat_client, wecom_client
 from bot.outbound.errors import (
     WINDOW_COUNT_EXCEEDED,
@@ -47,7 +47,7 @@ from bot.outbound.window import close_window, members_with_open_window, reserve_
 from models.delivery import Channel, Delivery, DeliveryStatus, SimMessage
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.infra.services import Services
 
 log = logging.getLogger(__name__)
 

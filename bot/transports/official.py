@@ -17,8 +17,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
-from bot.config import WechatSettings
-from bot.dispatcher import Dispatcher
+from bot.chat.dispatcher import Dispatcher
+from bot.infra.config import WechatSettings
 from bot.transports.wechat_xml import parse_or_refuse, refuse, refuse_undecryptable, render_reply, success, to_event
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
-from bot.dispatcher import Dispatcher
-from bot.events import Event, Kind, Reply
+from bot.chat.dispatcher import Dispatcher
+from bot.chat.events import Event, Kind, Reply
 from models.delivery import SimMessage
 from models.member import Identity, LiaisonGroup, Member, Platform
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = Platform.SIMULATOR.value
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "web" / "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
 )
 _KINDS = {"text": Kind.TEXT, "click": Kind.CLICK, "scan": Kind.SCAN, "location": Kind.LOCATION,

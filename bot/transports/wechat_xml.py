@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from wechatpy.replies import ArticlesReply, TextReply
 
-from bot.events import Event, Kind, Reply
+from bot.chat.events import Event, Kind, Reply
 
 log = logging.getLogger(__name__)
 

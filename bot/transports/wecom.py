@@ -13,8 +13,8 @@ from aiohttp import web
 from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from bot.config import WecomSettings
-from bot.dispatcher import Dispatcher
+from bot.chat.dispatcher import Dispatcher
+from bot.infra.config import WecomSettings
 from bot.transports.wechat_xml import parse_or_refuse, refuse, refuse_undecryptable, render_reply, success, to_event
 
 log = logging.getLogger(__name__)

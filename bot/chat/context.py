@@ -1,0 +1,67 @@
+"""What a handler is given: the event, its transaction, the member, the conversation, the texts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.chat.conversations import Conversation
+from bot.chat.events import Event, Reply, as_reply
+
+if TYPE_CHECKING:
+    from bot.infra.services import Services
+    from models.member import Member
+
+
+@dataclass
+class Context:
+    event: Event
+    session: AsyncSession  # the message's write transaction: commit happens after the handler returns
+    services: Services
+    conv: Conversation
+    member: Member | None = None
+    match: re.Match[str] | None = None
+    pushed: bool = False  # something was queued: the dispatcher wakes the delivery worker after commit
+    scheduled: bool = False  # tasks were scheduled: the dispatcher re-arms the scheduler after commit
+
+    @property
+    def text(self) -> str:
+        return self.event.text.strip()
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    def t(self, key: str, **values: Any) -> str:
+        return self.services.texts(key, **values)
+
+    def re_ask(self, key: str, *, closing_note: str = "", **values: object) -> str:
+        """A wrong answer: ask again with ``key``, or end the conversation politely after
+        ``conversation.max_wrong_answers`` wrong answers in a row (with ``closing_note`` added)."""
+        if self.conv.wrong_answer() >= self.services.settings.conversation.max_wrong_answers:
+            self.conv.finish()
+            return "\n".join(filter(None, [self.t("conversation.too_many_wrong"), closing_note]))
+        return self.t(key, **values)
+
+    async def push_to(
+        self, platform: str, user_id: str, reply: Reply | str, key: str, *, member_id: int | None = None
+    ) -> bool:
+        """Queue a message to someone else, committed together with this message's effects."""
+        from bot.outbound.queue import enqueue
+
+        message = as_reply(reply)
+        assert message is not None
+        queued = await enqueue(
+            self.session, platform=platform, recipient=user_id, reply=message, key=key, member_id=member_id
+        )
+        self.pushed = self.pushed or queued
+        return queued
+
+    async def push(self, reply: Reply | str, key: str) -> bool:
+        """Queue an extra message to the sender (beyond the one reply a callback may carry)."""
+        return await self.push_to(self.event.platform, self.event.user_id, reply, key,
+                                  member_id=self.member.id if self.member else None)
