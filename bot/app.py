@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.chat.dispatcher import Dispatcher
 from bot.chat.router import Router
-from bot.domain.duty_rules import load_rules
+from bot.domain.duty_rules import rules_of
 from bot.infra.clock import Clock
 from bot.infra.config import Settings
 from bot.infra.db import Database
@@ -30,7 +30,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db=Database(settings.database.url, echo=settings.database.echo),
         clock=clock or Clock(),
         texts=Catalogue(settings.locale),
-        rules=load_rules(settings.duty.rules_file),
+        rules=rules_of(settings),
     )
 
 

@@ -47,8 +47,8 @@ from bot.chat.events import Kind
 from bot.chat.router import Router, State, StatesGroup, normalise
 from bot.domain import activities as ops
 from bot.domain.authz import Action, can, groups_within_reach
+from bot.domain.links import screen_url
 from bot.domain.notices import outbox_for
-from bot.web.screen import screen_url
 from handlers.kit.choices import numbered, pick
 from handlers.kit.timeparse import parse_when
 from models.activity import (

@@ -25,7 +25,7 @@ stateDiagram-v2
 ``取消`` leaves the 补录 or 申诉 conversation at any step (``handlers.common``) and nothing is filed: the
 claim and its photos are written together when the member says ``完成`` or ``跳过``, in that message's
 transaction (the photos' media ids wait in the conversation, which is committed with every message, so a
-restart loses nothing). The fetcher (:mod:`bot.domain.media`) then downloads them like a report's. A
+restart loses nothing). The fetcher (:mod:`scheduler.photos`) then downloads them like a report's. A
 claim left unfinished closes after ``conversation.idle_timeout_minutes`` like any conversation, and
 nothing is filed.
 

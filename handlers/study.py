@@ -59,6 +59,7 @@ from bot.chat.context import Context
 from bot.chat.router import Router, State, StatesGroup, normalise
 from bot.domain.activities import ActivityError
 from bot.domain.authz import Action
+from bot.domain.links import material_link
 from bot.domain.notices import TITLE_MAX, URL_MAX, outbox_for
 from bot.domain.study import (
     SUMMARY_MAX,
@@ -69,7 +70,6 @@ from bot.domain.study import (
     materials_for,
     push_material,
 )
-from bot.web.reading import material_link
 from handlers.broadcast import (
     CONFIRM_WORDS,
     ChosenAudience,

@@ -54,7 +54,7 @@ class Delivery(SQLModel, table=True):
     member_id: int | None = Field(default=None, foreign_key="member.id", index=True, nullable=True)
     # What the push is about ("notice:17"), so a broadcast's report finds its rows by an index.
     topic: str | None = Field(default=None, max_length=40, index=True, nullable=True)
-    payload: dict[str, Any] = json_field(default_factory=dict)  # a serialised bot.chat.events.Reply
+    payload: dict[str, Any] = json_field(default_factory=dict)  # a serialised bot.outbound.message.Reply
     channel: str | None = Field(default=None, max_length=20)  # a Channel value, once chosen
     status: DeliveryStatus = Field(default=DeliveryStatus.QUEUED, max_length=12, index=True)
     attempts: int = 0

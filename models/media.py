@@ -1,5 +1,5 @@
 """Photos members send with a report or a self-reported duty: WeChat media ids expire after three days,
-so each photo is a row the media fetcher (:mod:`bot.domain.media`) downloads and stores under
+so each photo is a row the media fetcher (:mod:`scheduler.photos`) downloads and stores under
 ``media_dir``, retrying with back-off."""
 
 from __future__ import annotations

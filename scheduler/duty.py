@@ -20,9 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.ledger import refresh
+from bot.domain.tasks import cancel_task, schedule_task
 from models.duty import DutyYear
 from models.scheduling import ScheduledTask, TaskStatus
-from scheduler.tasks import cancel_task, schedule_task, task_handler
+from scheduler.tasks import task_handler
 
 if TYPE_CHECKING:
     from bot.infra.services import Services

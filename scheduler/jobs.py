@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
 
+from bot.chat.conversations import close_idle_conversations
+from bot.domain.activities import close_due_activities as close_due
+from bot.outbound.client import wechat_client, wecom_client
 from models.conversation import InboundMessage
+from scheduler.photos import fetch_due_photos
+from scheduler.tasks import execute_task
 
 if TYPE_CHECKING:
     from bot.infra.services import Services
@@ -45,7 +50,6 @@ def bound_services() -> Services:
 
 async def run_task(task_id: int) -> None:
     """A scheduled task's fire time (a notice to send, a reminder …)."""
-    from scheduler.tasks import execute_task
 
     services = bound_services()
     scheduler = services.scheduler
@@ -54,7 +58,6 @@ async def run_task(task_id: int) -> None:
 
 async def sweep_idle_conversations() -> None:
     """Close conversations idle longer than ``conversation.idle_timeout_minutes``."""
-    from bot.chat.conversations import close_idle_conversations  # the dispatcher's module, loaded when needed
 
     await close_idle_conversations(bound_services())
 
@@ -66,7 +69,6 @@ async def wake_delivery() -> None:
 
 async def refresh_tokens() -> None:
     """Keep the shared access tokens valid well ahead of expiry, for every configured app."""
-    from bot.outbound.client import wechat_client, wecom_client
 
     services = bound_services()
     if services.settings.wechat.app_id and services.settings.wechat.app_secret.get_secret_value():
@@ -86,7 +88,6 @@ async def purge_inbound_messages() -> int:
 
 async def fetch_report_photos() -> None:
     """Download photos members attached to reports; a failed fetch is retried later, never dropped."""
-    from bot.domain.media import fetch_due_photos
 
     await fetch_due_photos(bound_services())
 
@@ -99,7 +100,6 @@ async def resync_tasks() -> None:
 async def close_due_activities() -> None:
     """The safety net of the per-activity close task (a restart long after a window closed, say):
     every activity whose sign-in window has closed gets its absences computed."""
-    from bot.domain.activities import close_due_activities as close_due
 
     services = bound_services()
     async with services.db.session() as session:

@@ -75,7 +75,7 @@ async def year_end_nudge(services: Services, session: AsyncSession, task: Schedu
 
 async def ensure_year_end_nudge(services: Services) -> None:
     """Keep the nudge's recurring task in line with ``notices.year_end_nudge`` (called at start)."""
-    from scheduler.tasks import cancel_task, schedule_task
+    from bot.domain.tasks import cancel_task, schedule_task
 
     setting = services.settings.notices.year_end_nudge
     async with services.db.session() as session:

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from bot.api import API_PREFIX
 from bot.domain.activities import CLOSE_TASK, request_leave, sign_in
+from bot.domain.links import screen_payload
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
 from bot.infra.services import SERVICES_KEY
-from bot.web.screen import screen_payload
 from models.activity import Activity, AttendanceStatus, LeaveKind, SignInMethod
 from models.delivery import Delivery
 from models.member import Committee, Member, Sector

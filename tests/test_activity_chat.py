@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain import activities as ops
+from bot.domain.links import screen_url
 from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
-from bot.web.screen import screen_url
 from handlers.activity import choose_groups
 from handlers.kit.timeparse import parse_when
 from models.activity import Activity, ActivityType, Audience, LeaveKind, SignInMethod

@@ -6,8 +6,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
 from bot.api import API_PREFIX
-from bot.chat.events import Reply
 from bot.infra.db import Database
+from bot.outbound.message import Reply
 from bot.outbound.queue import enqueue
 from models.delivery import Delivery, DeliveryStatus
 from tests.support import ADMIN_AUTH

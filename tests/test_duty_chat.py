@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.chat.dispatcher import PASSIVE_REPLY_BYTES
 from bot.domain import duty
-from bot.domain.media import fetch_due_photos, new_photo
+from bot.domain.media import new_photo
 from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
@@ -23,6 +23,7 @@ from handlers.duty import fit_pages, parse_day
 from models.activity import ActivityType
 from models.duty import AppealStatus, ClaimStatus, DutyClaimPhoto, DutyEntry, EntrySource
 from models.media import PhotoStatus
+from scheduler.photos import fetch_due_photos
 from tests.activity_support import Org, T
 from tests.duty_support import NOW, ZONE, appeals_of, claim, claims_of, held, photos_of, utf8
 from tests.outbound_support import MockApi, build_services, mock_api, outbound_settings  # noqa: F401

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.domain.duty_rules import DEFAULT_RULES_FILE, EXAMPLES_DIR, RulesError, YearRules, load_rules
+from bot.domain.duty_rules import DEFAULT_RULES_FILE, EXAMPLES_DIR, RulesError, YearRules, load_rules, rules_of
 from bot.infra.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -252,7 +252,7 @@ def test_config_refuses_a_bad_rules_file_in_one_line(tmp_path: Path, rules_text:
     config = tmp_path / "config.yaml"
     config.write_text(f"duty:\n  rules_file: {rules}\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        load_settings(config)
+        rules_of(load_settings(config))  # what start-up does (bot.cli.main)
     message = str(caught.value)
     assert "duty.rules_file" in message and expected in message and "\n" not in message
 

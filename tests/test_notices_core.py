@@ -416,14 +416,14 @@ async def test_the_year_end_nudge_tells_each_member_what_is_missing(db: Database
     ("0 8 * * mon", local(21, 9), local(23, 8)),
 ])
 def test_crontab_weekdays_count_from_sunday(line: str, after: datetime, expected: datetime) -> None:
-    from scheduler.tasks import crontab_trigger
+    from bot.domain.tasks import crontab_trigger
 
     assert crontab_trigger(line, SHANGHAI).get_next_fire_time(None, after) == expected
 
 
 @pytest.mark.parametrize("line", ["0 8 * *", "0 8 * * 9", "0 8 * * 5-1", "0 8 * * 1-fri"])
 def test_bad_crontab_lines(line: str) -> None:
-    from scheduler.tasks import crontab_trigger
+    from bot.domain.tasks import crontab_trigger
 
     with pytest.raises(ValueError):
         crontab_trigger(line, SHANGHAI)

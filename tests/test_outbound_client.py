@@ -10,7 +10,6 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.chat.events import Article, Reply
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
 from bot.infra.services import Services
@@ -25,6 +24,7 @@ from bot.outbound.client import (
     wechat_client,
     wecom_client,
 )
+from bot.outbound.message import Article, Reply
 from bot.outbound.tokens import TokenStore
 from models.outbound import AccessToken
 from tests import outbound_support as support

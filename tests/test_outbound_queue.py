@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.chat.events import Reply
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
+from bot.outbound.message import Reply
 from bot.outbound.queue import enqueue
 from bot.outbound.window import record_interaction, reserve_custom_slot
 from models.delivery import DUE_AT_ONCE, DeliveryStatus

@@ -13,11 +13,11 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import select
 
-from bot.chat.events import Article, Reply
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
 from bot.infra.services import Services
 from bot.outbound.client import client_msg_id
+from bot.outbound.message import Article, Reply
 from bot.outbound.queue import enqueue
 from bot.outbound.window import record_interaction
 from bot.outbound.worker import DEFAULT_LEASE, DeliveryWorker

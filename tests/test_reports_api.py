@@ -13,11 +13,12 @@ from sqlalchemy import select
 from bot.api import API_PREFIX
 from bot.cli.main import main
 from bot.cli.reports import HISTORY_COLUMNS, REPORT_COLUMNS, export_reports
-from bot.domain.media import MAX_ATTEMPTS, fetch_due_photos, new_photo
+from bot.domain.media import MAX_ATTEMPTS, new_photo
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
 from models.delivery import Delivery
 from models.report import PhotoStatus, ReportPhoto, ReportStatus
+from scheduler.photos import fetch_due_photos
 from tests.outbound_support import MockApi, build_services, mock_api, outbound_settings  # noqa: F401
 from tests.report_support import MARKET_BODY, MARKET_TITLE, SCHOOL_BODY, SCHOOL_TITLE, People, T, seed_people
 from tests.report_support import file_report as file

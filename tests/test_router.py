@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from bot.chat.context import Context
-from bot.chat.events import Article, Kind, Reply
+from bot.chat.events import Kind
 from bot.chat.router import Router, RouteTable, State, StatesGroup
+from bot.outbound.message import Article, Reply
 
 
 class Flow(StatesGroup):

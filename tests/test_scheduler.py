@@ -15,16 +15,17 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.events import Reply
+from bot.domain.tasks import cancel_task, schedule_task
 from bot.infra.clock import Clock, FrozenClock
 from bot.infra.db import Database
 from bot.infra.services import Services
+from bot.outbound.message import Reply
 from bot.outbound.queue import enqueue
 from models.conversation import ConversationState, InboundMessage
 from models.scheduling import JobRun, RunOutcome, ScheduledTask, TaskStatus
 from scheduler import jobs
 from scheduler.core import LvzhiScheduler
-from scheduler.tasks import cancel_task, execute_task, plan_task, schedule_task, task_handler
+from scheduler.tasks import execute_task, plan_task, task_handler
 from tests import outbound_support as support
 from tests.outbound_support import MockApi, build_services, delivery_rows, outbound_settings
 

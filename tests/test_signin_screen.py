@@ -15,11 +15,12 @@ import aiohttp
 import pytest
 
 from bot.domain.activities import cancel_activity, scene_for, shown_code
+from bot.domain.links import screen_url
 from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
 from bot.outbound.client import QuotaError, wechat_client
-from bot.web.screen import qr_data_uri, screen_url
+from bot.web.screen import qr_data_uri
 from models.activity import Activity
 from tests import outbound_support as support
 from tests.activity_support import Org, T, make_activity

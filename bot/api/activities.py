@@ -48,9 +48,10 @@ from bot.api.forms import MAX_PER_PAGE, AudienceBody, Aware, Strict, arm, bad, b
 from bot.domain import activities as ops
 from bot.domain import attendance as report
 from bot.domain.activities import ActivityDraft, ActivityError
+from bot.domain.links import TOKEN_GRACE, screen_url
 from bot.domain.notices import outbox_for
+from bot.domain.tasks import cancel_task
 from bot.infra.services import Services, services_of
-from bot.web.screen import TOKEN_GRACE, screen_url
 from models.activity import (
     Activity,
     ActivityStatus,
@@ -275,7 +276,6 @@ async def cancel_activity(request: web.Request) -> web.Response:
 @admin_endpoint
 async def close_activity(request: web.Request) -> web.Response:
     """Close the sign-in now, for an office that wants the sheet before the scheduled moment."""
-    from scheduler.tasks import cancel_task
 
     services = services_of(request.app)
     now = services.clock.now()

@@ -29,10 +29,10 @@ from bot.domain import attendance as report
 from bot.domain import study as ops
 from bot.domain.activities import ActivityError
 from bot.domain.notices import outbox_for
+from bot.domain.tasks import crontab_trigger
 from bot.infra.services import Services, services_of
 from models.member import Member
 from models.notice import Notice, NoticeReceipt, StudyMaterial, StudyPlan, StudyRead
-from scheduler.tasks import crontab_trigger
 
 # --- bodies and queries ---------------------------------------------------------------------------------
 
@@ -267,7 +267,7 @@ async def queued_counts(session: AsyncSession, plan_ids: list[int]) -> dict[int,
 
 def next_fire(plan: StudyPlan, services: Services) -> datetime | None:
     """The plan's next fire time in the committee's time zone, by the same trigger the scheduler arms
-    (scheduler.tasks.crontab_trigger: weekdays from Sunday = 0, unlike APScheduler's own from_crontab)."""
+    (bot.domain.tasks.crontab_trigger: weekdays from Sunday = 0, unlike APScheduler's own from_crontab)."""
     if not plan.active:
         return None
     zone = ZoneInfo(services.settings.scheduler.timezone)

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.conversations import Conversation
-from bot.chat.events import Event, Reply, as_reply
+from bot.chat.events import Event
+from bot.outbound.message import Reply, as_reply
+from bot.outbound.queue import enqueue
 
 if TYPE_CHECKING:
     from bot.infra.services import Services
@@ -51,7 +53,6 @@ class Context:
         self, platform: str, user_id: str, reply: Reply | str, key: str, *, member_id: int | None = None
     ) -> bool:
         """Queue a message to someone else, committed together with this message's effects."""
-        from bot.outbound.queue import enqueue
 
         message = as_reply(reply)
         assert message is not None

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.events import Reply
-from bot.chat.router import State
+from bot.chat.states import State
 from bot.infra.direct import Direct
 from bot.infra.sql import dialect_of, insert_of
+from bot.outbound.message import Reply
+from bot.outbound.queue import enqueue
 from models.conversation import ConversationState
 
 if TYPE_CHECKING:
@@ -123,7 +124,6 @@ async def save_conversation(session: AsyncSession, conversation: Conversation, n
 
 async def close_idle_conversations(services: Services) -> int:
     """Close conversations idle past the timeout and tell each member once. Returns how many were closed."""
-    from bot.outbound.queue import enqueue
 
     now = services.clock.now()
     cutoff = now - timedelta(minutes=services.settings.conversation.idle_timeout_minutes)

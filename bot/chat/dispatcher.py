@@ -40,12 +40,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.context import Context
 from bot.chat.conversations import load_conversation, save_conversation
-from bot.chat.events import Event, Kind, Reply, as_reply
+from bot.chat.events import Event, Kind
 from bot.chat.inbox import REMOVE as _UNQUEUE
 from bot.chat.inbox import Inbox
 from bot.chat.router import Router, RouteTable
 from bot.infra.direct import Direct
 from bot.infra.services import Services
+from bot.outbound.message import Reply, as_reply
+from bot.outbound.queue import enqueue
+from bot.outbound.window import record_interaction
 from models.conversation import InboundMessage
 from models.member import Identity, Member
 
@@ -323,13 +326,11 @@ class Dispatcher:
     async def _record_interaction(self, session: AsyncSession, event: Event, now: datetime) -> None:
         if event.platform != "mp" or event.kind in SILENT_KINDS:
             return
-        from bot.outbound.window import record_interaction
 
         kind = _INTERACTION_OF.get(event.kind, "message")
         await record_interaction(session, platform=event.platform, user_id=event.user_id, kind=kind, at=now)
 
     async def _queue_late_reply(self, session: AsyncSession, event: Event, reply: Reply) -> None:
-        from bot.outbound.queue import enqueue
 
         await enqueue(session, platform=event.platform, recipient=event.user_id, reply=reply,
                       key=f"late-reply:{event.dedupe_key}")
@@ -337,7 +338,6 @@ class Dispatcher:
     async def _fit_passive_limit(self, session: AsyncSession, event: Event, reply: Reply, now: datetime) -> Reply:
         if reply.article is not None or len(reply.text.encode()) <= PASSIVE_REPLY_BYTES:
             return reply
-        from bot.outbound.queue import enqueue
 
         first, *rest = split_text(reply.text, PASSIVE_REPLY_BYTES)
         for number, part in enumerate(rest, start=1):

@@ -36,7 +36,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.chat.events import Kind, Reply
+from bot.chat.events import Kind
+from bot.chat.states import State, StatesGroup
+from bot.outbound.message import Reply
 
 if TYPE_CHECKING:
     from bot.chat.context import Context
@@ -45,41 +47,7 @@ Handler = Callable[["Context"], Awaitable[Reply | str | None]]
 
 ANY_STATE = object()  # a sentinel: the route ignores conversation state
 
-
-class State:
-    """One named step of a conversation; its name ("Group:step") is what the database stores."""
-
-    def __init__(self) -> None:
-        self.name = ""
-
-    def __set_name__(self, owner: type, attr: str) -> None:
-        self.name = f"{owner.__name__}:{attr}"
-
-    def __str__(self) -> str:
-        return self.name
-
-    def __repr__(self) -> str:
-        return f"State({self.name!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, State):
-            return self.name == other.name
-        return isinstance(other, str) and self.name == other
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
-
-class StatesGroup:
-    """A class of :class:`State` attributes; ``Group.states()`` lists them, ``"Group:*"`` matches any."""
-
-    @classmethod
-    def states(cls) -> list[State]:
-        return [value for value in vars(cls).values() if isinstance(value, State)]
-
-    @classmethod
-    def contains(cls, state_name: str | None) -> bool:
-        return bool(state_name) and str(state_name).startswith(cls.__name__ + ":")
+__all__ = ["ANY_STATE", "Handler", "HelpEntry", "Route", "RouteTable", "Router", "State", "StatesGroup", "normalise"]
 
 
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}

@@ -26,6 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.domain.duty_rules import RulesError, load_rules
+from bot.domain.ledger import refresh
+from bot.exports.duty import ArchiveError, export_archive, export_ledger
 from bot.infra.clock import Clock
 from bot.infra.config import Settings
 from bot.infra.db import Database
@@ -81,7 +83,6 @@ async def check_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.domain.ledger import refresh
 
     zone, now = ZoneInfo(settings.scheduler.timezone), Clock().now()
     year = args.year or now.astimezone(zone).year
@@ -103,7 +104,6 @@ async def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def export_ledger_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.exports.duty import export_ledger
 
     texts = Catalogue(settings.locale)
     output = args.output or Path(texts("duty_export.file.ledger", year=args.year))
@@ -123,7 +123,6 @@ async def export_ledger_command(settings: Settings, args: argparse.Namespace) ->
 
 
 async def export_archive_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.exports.duty import ArchiveError, export_archive
 
     texts = Catalogue(settings.locale)
     db = Database(settings.database.url)

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.domain.duty_rules import rules_of
 from bot.infra.config import ConfigError, Settings, load_settings
 from bot.infra.logs import configure_logging
 
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides.setdefault("server", {})["port"] = args.port
     try:
         settings = load_settings(args.config, **overrides)
+        rules_of(settings)  # a bad assessment rules file stops start-up like any wrong setting
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

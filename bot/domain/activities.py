@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.authz import Action, can, groups_within_reach
 from bot.domain.notify import tell_member
+from bot.domain.tasks import cancel_task, schedule_task
 from bot.infra.config import ActivitySettings
 from bot.infra.i18n import Catalogue
 from bot.infra.sql import insert_for, insert_ignore
@@ -270,7 +271,6 @@ async def cancel_activity(
     session: AsyncSession, activity: Activity, *, now: datetime, outbox: Outbox | None = None
 ) -> None:
     """Cancel; with an ``outbox`` its pending pushes are cancelled and those already notified are told."""
-    from scheduler.tasks import cancel_task
 
     if activity.status is not ActivityStatus.SCHEDULED:
         raise ActivityError("activity.error.not_scheduled")
@@ -290,7 +290,6 @@ async def cancel_activity(
 
 
 async def _schedule_close(session: AsyncSession, activity: Activity, now: datetime) -> None:
-    from scheduler.tasks import schedule_task
 
     await schedule_task(session, kind=CLOSE_TASK, ref=str(activity.id), run_at=activity.signin_closes_at, now=now)
 

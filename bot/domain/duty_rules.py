@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.infra.config import ConfigError, Settings
 from models.activity import ActivityType
 from models.report import AdoptionLevel
 
@@ -274,6 +275,16 @@ class DutyRules:
             raise RulesError(f"unknown term '{term}' (the rules file names: {', '.join(self.file.terms) or 'none'})")
         first, last = self.file.terms[term]
         return range(first, last + 1)
+
+
+def rules_of(settings: Settings) -> DutyRules:
+    """The rules file named by ``duty.rules_file``; a bad one is a :class:`ConfigError` in one line naming that
+    key, so start-up stops as it does for any other wrong setting."""
+    try:
+        return load_rules(settings.duty.rules_file)
+    except RulesError as exc:
+        where = "set in config.yaml or LVZHI_DUTY__RULES_FILE"
+        raise ConfigError(f"config error: duty.rules_file: {exc} ({where})") from exc
 
 
 def load_rules(path: str | Path | None = None) -> DutyRules:

@@ -19,10 +19,11 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.events import Reply
 from bot.domain.authz import Action, can
 from bot.infra.direct import Direct
 from bot.infra.i18n import Catalogue
+from bot.outbound.message import Reply
+from bot.outbound.queue import enqueue
 from models.member import (
     ApplicationStatus,
     Committee,
@@ -213,7 +214,6 @@ async def notify_secretaries(
     session: AsyncSession, application: MemberApplication, applicant: Member, texts: Catalogue
 ) -> int:
     """Tell every secretary who may approve this applicant (scope permitting). Returns how many were told."""
-    from bot.outbound.queue import enqueue
 
     rows = (await session.execute(
         select(Member, Identity)
@@ -298,7 +298,6 @@ async def _tell(
     session: AsyncSession, application: MemberApplication, member: Member, text_key: str, key: str,
     texts: Catalogue, **values: str,
 ) -> bool:
-    from bot.outbound.queue import enqueue
 
     return await enqueue(
         session, platform=application.platform.value, recipient=application.external_id,

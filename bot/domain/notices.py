@@ -34,13 +34,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.events import Reply
 from bot.domain.activities import ActivityError, check_audience_reach, members_clause
 from bot.domain.authz import Action
+from bot.domain.tasks import cancel_task, schedule_task
 from bot.infra.config import Settings
 from bot.infra.i18n import Catalogue
 from bot.infra.signing import Signer
 from bot.infra.sql import insert_for
+from bot.outbound.message import Reply
 from bot.outbound.queue import delivery_values, enqueue_many
 from models.activity import Activity, ActivityStatus, Attendance, Audience, LeaveRequest, LeaveStatus
 from models.delivery import Delivery, DeliveryStatus
@@ -182,7 +183,6 @@ async def create_notice(
 ) -> Notice:
     """Store a notice and send it now (``send_at`` None or past) or schedule it. ``by`` None is the office
     (the admin API, the scheduler); a member needs :data:`Action.BROADCAST` over the whole audience."""
-    from scheduler.tasks import schedule_task
 
     check_notice(title, body, url)
     if audience is not Audience.ALL and not audience_ids:
@@ -205,7 +205,6 @@ async def create_notice(
 
 
 async def cancel_notice(session: AsyncSession, notice: Notice) -> None:
-    from scheduler.tasks import cancel_task
 
     if notice.status is not NoticeStatus.SCHEDULED:
         raise ActivityError("notice.error.not_scheduled")
@@ -319,7 +318,6 @@ async def schedule_activity_pushes(session: AsyncSession, activity: Activity, ou
 async def schedule_reminders(session: AsyncSession, activity: Activity, outbox: Outbox) -> None:
     """(Re)arm the reminder and last-call tasks for the activity's current times; times already past
     are left alone (a reminder 24 h before a meeting moved to tomorrow morning is not sent late)."""
-    from scheduler.tasks import cancel_task, schedule_task
 
     settings = outbox.settings.notices
     for minutes in settings.reminder_before_minutes:
@@ -336,7 +334,6 @@ async def schedule_reminders(session: AsyncSession, activity: Activity, outbox: 
 
 
 async def cancel_activity_pushes(session: AsyncSession, activity: Activity, outbox: Outbox) -> None:
-    from scheduler.tasks import cancel_task
 
     for minutes in outbox.settings.notices.reminder_before_minutes:
         await cancel_task(session, kind=REMIND_TASK, ref=f"{activity.id}:{minutes}")

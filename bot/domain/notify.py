@@ -8,7 +8,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.events import Reply
+from bot.outbound.message import Reply
 from bot.outbound.queue import enqueue
 from models.member import Identity
 

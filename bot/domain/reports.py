@@ -31,10 +31,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.events import Reply
 from bot.domain.authz import Action, can
 from bot.domain.notify import tell_member
 from bot.infra.i18n import Catalogue
+from bot.outbound.message import Reply
+from bot.outbound.queue import enqueue
 from models.member import Identity, Member, MemberStatus, Role
 from models.report import (
     ADOPTION_ORDER,
@@ -420,7 +421,6 @@ async def _notify_member(
 
 async def _notify_reviewers(session: AsyncSession, report: Report, event: ReportEvent, texts: Catalogue) -> bool:
     """Tell the secretaries who may review this report that it arrived (so it is not left waiting)."""
-    from bot.outbound.queue import enqueue
 
     rows = (await session.execute(
         select(Member, Identity).join(Identity, Identity.member_id == Member.id)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.activities import ActivityError, check_audience_reach, member_in, members_clause
 from bot.domain.authz import Action
 from bot.domain.notices import Outbox, check_notice, create_notice, member_groups_of
+from bot.domain.tasks import cancel_task, crontab_trigger, schedule_task
 from bot.infra.sql import insert_ignore
 from models.activity import Audience
 from models.member import Member
@@ -72,7 +73,6 @@ async def create_plan(
     audience_ids: Sequence[int] = (), by: Member | None, now: datetime,
 ) -> StudyPlan:
     """A recurring push; ``cron`` is a crontab line in the committee's time zone ("0 8 * * 1")."""
-    from scheduler.tasks import crontab_trigger, schedule_task
 
     if not name.strip() or len(name.strip()) > 60:
         raise ActivityError("study.error.plan_name")
@@ -91,7 +91,6 @@ async def create_plan(
 
 
 async def stop_plan(session: AsyncSession, plan: StudyPlan) -> None:
-    from scheduler.tasks import cancel_task
 
     plan.active = False
     await cancel_task(session, kind=PLAN_TASK, ref=str(plan.id))

@@ -185,20 +185,10 @@ class NoticeSettings(BaseModel):
 
 
 class DutySettings(BaseModel):
-    # The assessment rules (bot/data/duty_rules/*.yaml shows two); empty: the shipped county.yaml.
+    # The assessment rules (bot/data/duty_rules/*.yaml shows two); empty: the shipped county.yaml. The file is
+    # checked at start-up by bot.domain.duty_rules.rules_of (the rules are the domain's, not configuration's).
     rules_file: str = ""
     rebuild_at: str = "02:30"  # HH:MM local time: the nightly full rebuild of this year's ledger; "" disables
-
-    @field_validator("rules_file")
-    @classmethod
-    def _valid_rules(cls, value: str) -> str:
-        from bot.domain.duty_rules import RulesError, load_rules
-
-        try:
-            load_rules(value)
-        except RulesError as exc:
-            raise ValueError(str(exc)) from exc
-        return value
 
     @field_validator("rebuild_at")
     @classmethod

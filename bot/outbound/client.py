@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.chat.events import Reply
 from bot.outbound.errors import (
     NotSubscribedError,
     OutOfWindowError,
@@ -27,6 +26,7 @@ from bot.outbound.errors import (
     WechatError,
     error_for,
 )
+from bot.outbound.message import Reply
 from bot.outbound.tokens import TokenStore
 
 if TYPE_CHECKING:

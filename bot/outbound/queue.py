@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat.events import Reply
 from bot.infra.sql import insert_for, insert_ignore
+from bot.outbound.message import Reply
 from models.base import utc_now
 from models.delivery import DUE_AT_ONCE, Delivery, DeliveryStatus
 

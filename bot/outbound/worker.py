@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
 
-from bot.chat.events import Reply
 from bot.outbound.client import client_msg_id, template_fields, wechat_client, wecom_client
 from bot.outbound.errors import (
     WINDOW_COUNT_EXCEEDED,
@@ -43,6 +42,7 @@ from bot.outbound.errors import (
     TransientError,
     WechatError,
 )
+from bot.outbound.message import Reply
 from bot.outbound.window import close_window, members_with_open_window, reserve_custom_slot
 from models.delivery import Channel, Delivery, DeliveryStatus, SimMessage
 

@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from bot.chat.dispatcher import Dispatcher
-from bot.chat.events import Event, Kind, Reply
+from bot.chat.events import Event, Kind
+from bot.outbound.message import Reply
 from models.delivery import SimMessage
 from models.member import Identity, LiaisonGroup, Member, Platform
 

@@ -9,7 +9,8 @@ from typing import Any
 from aiohttp import web
 from wechatpy.replies import ArticlesReply, TextReply
 
-from bot.chat.events import Event, Kind, Reply
+from bot.chat.events import Event, Kind
+from bot.outbound.message import Reply
 
 log = logging.getLogger(__name__)
 

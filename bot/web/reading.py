@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -37,11 +37,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import study
+from bot.domain.links import ReadToken, parse_payload
 from bot.domain.notices import record_read
-from bot.infra.config import Settings
 from bot.infra.i18n import Catalogue
 from bot.infra.services import services_of
-from bot.infra.signing import BadToken, Signer
+from bot.infra.signing import BadToken
 from models.member import Member
 from models.notice import Notice, NoticeKind, ReadVia, StudyMaterial
 
@@ -53,35 +53,6 @@ _TEMPLATES = jinja2.Environment(
 )
 # The link carries its token: keep it out of Referer headers, caches and search engines.
 _PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-
-
-# --- the links ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReadToken:
-    kind: str  # "n": a notice, "m": a study material
-    ref: int
-    member_id: int
-
-
-def parse_payload(payload: str) -> ReadToken | None:
-    """``n12-34`` / ``m5-34`` → :class:`ReadToken`; None for anything else (a screen token, say)."""
-    kind, (ref, _, member) = payload[:1], payload[1:].partition("-")
-    if kind not in ("n", "m") or not _number(ref) or not _number(member):
-        return None
-    return ReadToken(kind, int(ref), int(member))
-
-
-def _number(text: str) -> bool:
-    return text.isascii() and text.isdigit()  # isdigit alone accepts "²", which int() refuses
-
-
-def material_link(signer: Signer, settings: Settings, material_id: int, member_id: int, now: datetime) -> str:
-    """The member's own link to a study material (``学习 N`` in chat); it lasts as long as a pushed one."""
-    expires = now + timedelta(days=settings.notices.read_link_days)
-    token = signer.sign(f"m{material_id}-{member_id}", expires)
-    return f"{settings.server.public_url.rstrip('/')}/r/{token}"
 
 
 # --- the route ------------------------------------------------------------------------------------------------

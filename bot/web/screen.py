@@ -37,13 +37,14 @@ import segno
 from aiohttp import web
 
 from bot.domain.activities import ShownCode, scene_for, shown_code, signed_in_count, tally
+from bot.domain.links import screen_payload
 from bot.infra.services import Services, services_of
 from bot.infra.signing import BadToken
+from bot.outbound.client import WechatError, wechat_client
 from models.activity import Activity, ActivityStatus
 
 log = logging.getLogger(__name__)
 
-TOKEN_GRACE = timedelta(days=1)  # the link works until a day after the sign-in closes
 POLL_SECONDS = 3  # how often the page asks for the state: the count feels live, the load stays small
 QR_API_SECONDS = 5  # a slow Official Account API must not freeze the screen: the digits work without the QR
 QR_CACHE_KEY = "screen.qr"
@@ -53,28 +54,6 @@ _TEMPLATES = jinja2.Environment(
 )
 # The link carries its token: keep it out of Referer headers, caches and search engines.
 _PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-
-
-# --- the link --------------------------------------------------------------------------------------------
-
-
-def screen_payload(activity_id: int) -> str:
-    return f"screen-{activity_id}"
-
-
-async def screen_token(services: Services, activity: Activity) -> str:
-    signer = await services.signer()
-    return signer.sign(screen_payload(activity.id or 0), activity.signin_closes_at + TOKEN_GRACE)
-
-
-async def screen_url(services: Services, activity: Activity) -> str:
-    """The venue screen's signed link for ``activity``, under ``server.public_url``.
-
-    Safe inside a chat handler: the signing key is loaded when the app starts (see ``bot.app``), so this
-    never opens a second write transaction."""
-    base = services.settings.server.public_url.rstrip("/")
-    query = urlencode({"t": await screen_token(services, activity)})
-    return f"{base}/activities/{activity.id}/screen?{query}"
 
 
 # --- the state the page shows ----------------------------------------------------------------------------
@@ -177,7 +156,6 @@ class QrCodes:
             del self._made[key]
 
     async def _create(self, scene: str) -> str | None:
-        from bot.outbound.client import WechatError, wechat_client
 
         seconds = self.services.settings.activities.code_period_seconds
         # The code is accepted for two periods; the QR code lives a little longer so it never dies first.
