@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from bot.cli.attendance import (
+from bot.cli.main import main
+from bot.domain.activities import correct_attendance
+from bot.exports.attendance import (
     ACTIVITY_COLUMNS,
     GROUP_COLUMNS,
     MEMBER_COLUMNS,
@@ -19,8 +21,6 @@ from bot.cli.attendance import (
     export_activity,
     export_year,
 )
-from bot.cli.main import main
-from bot.domain.activities import correct_attendance
 from bot.infra.db import Database
 from models.activity import Activity, AttendanceStatus
 from models.member import Member

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, String, Table, text
 from sqlmodel import SQLModel
 
-from bot.infra.db import Database
+from bot.infra.db import MIGRATIONS_DIR, Database
 
 
 async def test_upgrade_head_matches_the_models(db_url: str) -> None:
@@ -29,3 +31,23 @@ async def test_upgrade_head_matches_the_models(db_url: str) -> None:
         diff = await conn.run_sync(differences)
     await database.dispose()
     assert diff == []
+
+
+async def test_db_revision_writes_the_next_numbered_migration_from_the_models(tmp_path: Path) -> None:
+    """``lvzhi db revision -m …``: the database is brought to the head, then the models are compared with it;
+    a table the models gained is in the generated file, numbered after the last one."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'dev.db'}")
+    extra = Table("proposal_draft_probe", SQLModel.metadata, Column("id", Integer, primary_key=True),
+                  Column("title", String(100), nullable=False))
+    try:
+        path = await database.new_revision("proposal drafts", script_location=migrations)
+    finally:
+        SQLModel.metadata.remove(extra)
+        await database.dispose()
+    assert path.parent == migrations / "versions" and path.name == "0006_proposal_drafts.py"
+    source = path.read_text(encoding="utf-8")
+    assert "revision: str = '0006'" in source and "down_revision: str | None = '0005'" in source
+    assert "op.create_table('proposal_draft_probe'" in source and "sa.Column('title'" in source
+    assert not (MIGRATIONS_DIR / "versions" / path.name).exists()  # the repository's migrations are untouched

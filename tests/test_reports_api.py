@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.api import API_PREFIX
 from bot.cli.main import main
-from bot.cli.reports import HISTORY_COLUMNS, REPORT_COLUMNS, export_reports
 from bot.domain.media import MAX_ATTEMPTS, new_photo
+from bot.exports.reports import HISTORY_COLUMNS, REPORT_COLUMNS, export_reports
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
 from models.delivery import Delivery

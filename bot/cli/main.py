@@ -2,6 +2,7 @@
 
     lvzhi serve [--host H] [--port P]    run the bot (WeChat, WeCom, simulator, scheduler)
     lvzhi db upgrade                      bring the database schema up to date (Alembic)
+    lvzhi db revision -m "…"              generate the next migration from the models (on an up-to-date database)
     lvzhi chat [--user ID]                chat with the bot in this terminal (the simulator, no server)
     lvzhi dev mock-wechat [--port P]      a local stand-in for the WeChat and WeCom APIs
     lvzhi members import FILE [--dry-run] import the roster (.xlsx or .csv)
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="upgrade to the latest schema").set_defaults(func=cmd_db_upgrade)
+    revision = db_sub.add_parser("revision", help="generate the next migration from the models (Alembic autogenerate)")
+    revision.add_argument("-m", "--message", required=True, help="what the migration does, e.g. 'proposals'")
+    revision.set_defaults(func=cmd_db_revision)
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal")
     chat.add_argument("--user", default="sim-terminal", help="the simulated WeChat id")
@@ -186,6 +190,18 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     await db.upgrade()
     log.info("database is at revision %s", await db.current_revision())
     await db.dispose()
+    return 0
+
+
+async def cmd_db_revision(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.infra.db import Database
+
+    db = Database(settings.database.url)
+    try:
+        path = await db.new_revision(args.message)
+    finally:
+        await db.dispose()
+    print(f"wrote {path}: read it before committing (autogenerate misses renames and data changes)")
     return 0
 
 
