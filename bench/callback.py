@@ -92,11 +92,12 @@ class Mix:
     activity: dict[str, Any] | None = None  # the open activity members sign in to (seed_activity)
 
     def __post_init__(self) -> None:
+        from bot.chat.router import RouteTable
         from bot.infra.i18n import Catalogue
-        from handlers import command_words
+        from handlers import ROUTERS
 
         self.t = Catalogue("zh_CN")
-        self.words = command_words()
+        self.words = RouteTable(ROUTERS).command_words
         unknown = [self.t("unknown.suggest").split("{")[0], self.t("unknown.plain")]
         self.unknown = unknown
         self.has_profile = "我的" in self.words

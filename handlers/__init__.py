@@ -1,14 +1,14 @@
 """Handler modules, one per capability. ``ROUTERS`` is the order the dispatcher tries them in.
 
 ``common`` comes first (cancel and help work in any state); ``welcome`` last (its fallbacks answer
-whatever nobody else did).
+whatever nobody else did). What spans the modules (the command words, the ``帮助`` lines, the ``取消``
+hooks) is asked of the dispatcher's :class:`bot.chat.router.RouteTable` (``ctx.routes``), so no handler
+module imports this package back.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
-from bot.chat.router import Handler, HelpEntry, Router
+from bot.chat.router import Router
 from handlers import (
     activity,
     broadcast,
@@ -46,25 +46,3 @@ ROUTERS: list[Router] = [
     duty_review.router,  # 补录审核, 申诉处理, 调整, 履职排名
     welcome.router,
 ]
-
-_AUDIENCES = {"guest": ("guest",), "member": ("member",), "secretary": ("member", "secretary")}
-
-
-def help_entries(audience: str) -> list[HelpEntry]:
-    """The ``帮助`` lines an audience sees, in router order."""
-    wanted = _AUDIENCES[audience]
-    return [entry for router in ROUTERS for entry in router.help if entry.audience in wanted]
-
-
-def cancel_hook_for(state: str | None) -> Handler | None:
-    """The ``取消`` hook of the conversation ``state`` belongs to, if its module declared one."""
-    for router in ROUTERS:
-        for group, hook in router.cancel_hooks:
-            if group.contains(state):
-                return hook
-    return None
-
-
-@cache
-def command_words() -> frozenset[str]:
-    return frozenset(word for router in ROUTERS for route in router.routes for word in route.words)

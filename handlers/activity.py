@@ -17,14 +17,19 @@ stateDiagram-v2
     preview --> [*]: 确认 / created: the sign-in window's times, the screen's link and 大屏 N
     preview --> start: 确认, but the start has passed meanwhile / a new time, then the preview again
     preview --> [*]: 取消 / nothing created
+    [*] --> [*]: 回执 N (organiser of activity N) / who confirmed, asked for leave, did not answer the notice
 ```
+
+``新建活动`` typed at any step starts again (``reentry=True``). The audience step is
+:data:`handlers.kit.audience.ACTIVITY_PICKER`'s "by group" answer (the picker of 群发 and 新建学习, limited by
+:data:`Action.MANAGE_ACTIVITY`), asked in this module's words.
 
 Who organises is :func:`bot.domain.activities.check_reach`'s rule: a group leader for their own group, a secretary
 for the groups in scope (everything when unlimited). A group leader's activity belongs to and invites their
 group; a secretary's belongs to the first group chosen (or to the office for 全体). ``create_activity``
 checks the reach again when it stores the row.
 
-``大屏 N`` counts in the list ``活动`` shows, recomputed when asked (the list is read-only, so no
+``大屏 N`` and ``回执 N`` count in the list ``活动`` shows, recomputed when asked (the list is read-only, so no
 conversation is kept open for it); the answer names the activity, so a list that moved is noticed.
 
 **Scheduling.** ``create_activity`` schedules the close of the sign-in window, the meeting notice (sent at
@@ -36,9 +41,8 @@ opens no second transaction.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -46,11 +50,16 @@ from bot.chat.context import Context
 from bot.chat.events import Kind
 from bot.chat.router import Router, State, StatesGroup, normalise
 from bot.domain import activities as ops
+from bot.domain.audience import members_clause
 from bot.domain.authz import Action, can, groups_within_reach
 from bot.domain.links import screen_url
-from bot.domain.notices import outbox_for
+from bot.domain.notices import answers_for, outbox_for
+from bot.domain.refusals import Refusal
+from handlers.kit.audience import ACTIVITY_PICKER, cut_names
 from handlers.kit.choices import numbered, pick
+from handlers.kit.dates import day_time, hhmm, weekday_when
 from handlers.kit.timeparse import parse_when
+from handlers.kit.words import CONFIRM, SKIP, answer
 from models.activity import (
     Activity,
     ActivityStatus,
@@ -61,7 +70,7 @@ from models.activity import (
     LeaveRequest,
     LeaveStatus,
 )
-from models.member import LiaisonGroup, Member, MemberStatus, Role
+from models.member import Identity, LiaisonGroup, Member, MemberStatus, Role
 
 
 class NewActivity(StatesGroup):
@@ -80,14 +89,10 @@ router.describe("新建活动", "activity_chat.help.new", audience="secretary")
 
 LIST_WORDS = ("活动", "activities", "我的活动", "近期活动")
 NEW_WORDS = ("新建活动", "创建活动", "new activity")
-_NEW = frozenset(normalise(word) for word in NEW_WORDS)
-SKIP_WORDS = frozenset(normalise(word) for word in ("跳过", "不需要", "skip"))
-ALL_WORDS = frozenset(normalise(word) for word in ("全体", "全体委员", "所有", "all"))
-CONFIRM_WORDS = frozenset(normalise(word) for word in ("确认", "确定", "创建", "confirm", "yes"))
+CONFIRM_WORDS = CONFIRM | answer("创建")  # the preview says 回复“确认”创建活动: 创建 is taken at its word
 LIST_DAYS = 14
 LIST_MAX = 10
 TYPES = list(ActivityType)
-WEEKDAYS = "一二三四五六日"
 
 
 # --- the list -----------------------------------------------------------------------------------------------
@@ -189,10 +194,8 @@ async def screen_link(ctx: Context) -> str:
 
 @router.regex(r"^(?:回执|receipts?)\s*(\d*)$")
 async def receipts(ctx: Context) -> str:
-    """``回执 N``: who confirmed, asked for leave or did not answer, for activity N of the list (organisers of it).
-    The texts and the rendering live with the other notice reports in :mod:`handlers.broadcast`."""
-    from handlers.broadcast import answers_text  # imported here: handlers.broadcast imports this module
-
+    """``回执 N``: who confirmed, asked for leave or did not answer, for activity N of the list (organisers of it);
+    the texts are the other notice reports' (``broadcast_chat.receipts.*``)."""
     member = _active(ctx)
     if member is None:
         return ctx.t("activity_chat.not_member")
@@ -208,12 +211,38 @@ async def receipts(ctx: Context) -> str:
     activity = rows[int(typed) - 1][0]
     if not _manages(member, activity):
         return ctx.t("broadcast_chat.receipts.forbidden", title=activity.title)
-    return await answers_text(ctx, activity, _when(ctx, activity.starts_at))
+    return await _answers_text(ctx, activity)
+
+
+async def _answers_text(ctx: Context, activity: Activity) -> str:
+    """Who confirmed, who asked for leave, who did not answer: names per answer, long lines cut with a count;
+    and how many of the silent are not bound (they never received the notice)."""
+    answers = await answers_for(ctx.session, activity)
+    clause = members_clause(activity.audience, activity.audience_ids or [])
+    names = dict((await ctx.session.execute(select(Member.id, Member.name).where(clause))).all())
+    bound = set((await ctx.session.scalars(
+        select(Identity.member_id).join(Member, Member.id == Identity.member_id).where(clause).distinct()
+    )).all())
+    total = len(answers.attend) + len(answers.leave) + len(answers.no_answer)
+    lines = [ctx.t("broadcast_chat.receipts.head", title=activity.title, when=_when(ctx, activity.starts_at),
+                   total=total)]
+    for key, ids in (("attend", answers.attend), ("leave", answers.leave), ("no_answer", answers.no_answer)):
+        lines.append(ctx.t(f"broadcast_chat.receipts.{key}", count=len(ids), names=_names(ctx, ids, names)))
+    unbound = sum(1 for member_id in answers.no_answer if member_id not in bound)
+    if unbound:
+        lines.append(ctx.t("broadcast_chat.receipts.unbound", count=unbound))
+    return "\n".join(lines)
+
+
+def _names(ctx: Context, ids: Sequence[int], names: dict[int, str]) -> str:
+    if not ids:
+        return ctx.t("broadcast_chat.receipts.nobody")
+    return cut_names(ctx, [names.get(member_id, "?") for member_id in ids])
 
 
 # --- creating: the steps ------------------------------------------------------------------------------------
 
-@router.command(*NEW_WORDS)
+@router.command(*NEW_WORDS, reentry=True)
 async def start_new(ctx: Context) -> str:
     member = _active(ctx)
     if member is None:
@@ -232,8 +261,8 @@ async def cancelled(ctx: Context) -> str:
 
 @router.state(NewActivity.type)
 async def got_type(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := await _stopped(ctx)) is not None:
+        return stopped
     names = _type_names(ctx)
     index = pick(ctx.text, names)
     if index is None:
@@ -245,8 +274,8 @@ async def got_type(ctx: Context) -> str:
 
 @router.state(NewActivity.title)
 async def got_title(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := await _stopped(ctx)) is not None:
+        return stopped
     title = " ".join(ctx.text.split())
     if not title or len(title) > ops.TITLE_MAX:
         return ctx.re_ask("activity_chat.new.bad_title", max=ops.TITLE_MAX, length=len(title))
@@ -256,14 +285,13 @@ async def got_title(ctx: Context) -> str:
 
 @router.state(NewActivity.start)
 async def got_start(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
-    zone = _zone(ctx)
-    local_now = ctx.now.astimezone(zone)
+    if (stopped := await _stopped(ctx)) is not None:
+        return stopped
+    local_now = ctx.local_now
     parsed = parse_when(ctx.text, local_now.date())
     if parsed is None:
         return ctx.re_ask("activity_chat.new.bad_start", text=ctx.text[:30])
-    starts_at = parsed.replace(tzinfo=zone)
+    starts_at = parsed.replace(tzinfo=ctx.zone)
     if starts_at <= local_now:
         return ctx.re_ask("activity_chat.new.past_start", when=_when(ctx, starts_at, year=True))
     ctx.conv.set(NewActivity.venue, starts_at=starts_at.astimezone(UTC).isoformat())
@@ -274,8 +302,8 @@ async def got_start(ctx: Context) -> str:
 
 @router.state(NewActivity.venue)
 async def got_venue(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := await _stopped(ctx)) is not None:
+        return stopped
     venue = " ".join(ctx.text.split())
     if not venue or len(venue) > ops.VENUE_MAX:
         return ctx.re_ask("activity_chat.new.bad_venue", max=ops.VENUE_MAX)
@@ -299,11 +327,11 @@ async def got_location(ctx: Context) -> str:
 
 @router.state(NewActivity.place)
 async def got_place_text(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := await _stopped(ctx)) is not None:
+        return stopped
     member = _organiser(ctx)
-    assert member is not None  # checked by _interrupted
-    if normalise(ctx.text) not in SKIP_WORDS:
+    assert member is not None  # checked by _stopped
+    if normalise(ctx.text) not in SKIP:
         return ctx.re_ask("activity_chat.new.bad_place", radius=_radius(ctx))
     ctx.conv.update(latitude=None, longitude=None, radius_m=None)
     return await _after_place(ctx, member, "")
@@ -320,29 +348,25 @@ async def _after_place(ctx: Context, member: Member, note: str) -> str:
 
 @router.state(NewActivity.audience)
 async def got_audience(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := await _stopped(ctx)) is not None:
+        return stopped
     member = _organiser(ctx)
     assert member is not None
-    reach = groups_within_reach(member, Action.MANAGE_ACTIVITY)
-    groups = await _groups_within(ctx, reach)
-    typed = normalise(ctx.text)
-    if reach is None and typed in ALL_WORDS:
-        ctx.conv.update(audience=Audience.ALL.value, group_ids=[], group_id=None)
-        return await _preview(ctx)
-    chosen = choose_groups(ctx.text, [group.name for group in groups])
-    if not chosen:
-        return ctx.re_ask("activity_chat.new.bad_audience", text=ctx.text[:20], choices=_group_choices(groups),
-                          all=ctx.t("activity_chat.new.or_all") if reach is None else "")
-    ids = [groups[index].id for index in chosen]
-    ctx.conv.update(audience=Audience.GROUPS.value, group_ids=ids, group_id=ids[0])
+    chosen = await ACTIVITY_PICKER.answer_groups(ctx, member)
+    if chosen is None:
+        everyone = ACTIVITY_PICKER.reach(member) is None
+        return ctx.re_ask("activity_chat.new.bad_audience", text=ctx.text[:20],
+                          choices=await _group_choices(ctx, member),
+                          all=ctx.t("activity_chat.new.or_all") if everyone else "")
+    # a secretary's activity belongs to the first group chosen (to the office for 全体)
+    ctx.conv.update(audience=chosen.audience.value, group_ids=chosen.ids, group_id=next(iter(chosen.ids), None))
     return await _preview(ctx)
 
 
 @router.state(NewActivity.preview)
 async def got_confirmation(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := await _stopped(ctx)) is not None:
+        return stopped
     if normalise(ctx.text) not in CONFIRM_WORDS:
         return ctx.re_ask("activity_chat.new.preview_how")
     member = _organiser(ctx)
@@ -355,9 +379,9 @@ async def got_confirmation(ctx: Context) -> str:
         activity = await ops.create_activity(ctx.session, draft, settings=ctx.services.settings.activities,
                                              by=member, now=ctx.now,
                                              outbox=await outbox_for(ctx.services, ctx.session))
-    except ops.ActivityError as refused:
+    except Refusal as refused:
         ctx.conv.finish()
-        return ctx.t(refused.key, **refused.values)
+        return refused.render(ctx.services.texts)
     ctx.conv.finish()
     ctx.pushed = ctx.scheduled = True  # the meeting notice was queued; close and reminder tasks were scheduled
     rows = await upcoming_for(ctx, member)
@@ -375,18 +399,21 @@ async def got_confirmation(ctx: Context) -> str:
 
 # --- creating: helpers ----------------------------------------------------------------------------------
 
-async def _interrupted(ctx: Context) -> str | None:
-    """新建活动 typed inside the flow starts it again; a member who lost the right to organise is stopped."""
-    if normalise(ctx.text) in _NEW or _organiser(ctx) is None:
-        return await start_new(ctx)
-    return None
+async def _stopped(ctx: Context) -> str | None:
+    """A member who lost the right to organise during the flow is refused, as 新建活动 would refuse them."""
+    return await start_new(ctx) if _organiser(ctx) is None else None
 
 
 async def _ask_audience(ctx: Context, member: Member) -> str:
-    reach = groups_within_reach(member, Action.MANAGE_ACTIVITY)
-    groups = await _groups_within(ctx, reach)
-    key = "activity_chat.new.ask_audience_all" if reach is None else "activity_chat.new.ask_audience"
-    return ctx.t(key, choices=_group_choices(groups))
+    everyone = ACTIVITY_PICKER.reach(member) is None
+    key = "activity_chat.new.ask_audience_all" if everyone else "activity_chat.new.ask_audience"
+    return ctx.t(key, choices=await _group_choices(ctx, member))
+
+
+async def _group_choices(ctx: Context, member: Member) -> str:
+    """The groups within the organiser's reach, numbered."""
+    _, names = await ACTIVITY_PICKER.options(ctx, member, Audience.GROUPS)
+    return numbered(names)
 
 
 async def _preview(ctx: Context) -> str:
@@ -417,31 +444,6 @@ def _draft(ctx: Context) -> ops.ActivityDraft:
         radius_m=data.get("radius_m"), audience=Audience(data.get("audience", Audience.ALL.value)),
         audience_ids=[int(group) for group in data.get("group_ids", [])], group_id=data.get("group_id"),
     )
-
-
-async def _groups_within(ctx: Context, reach: frozenset[int] | None) -> list[LiaisonGroup]:
-    query = select(LiaisonGroup).order_by(LiaisonGroup.id)
-    if reach is not None:
-        query = query.where(LiaisonGroup.id.in_(reach))  # type: ignore[union-attr]
-    return list((await ctx.session.scalars(query)).all())
-
-
-def _group_choices(groups: list[LiaisonGroup]) -> str:
-    return numbered([group.name for group in groups])
-
-
-def choose_groups(text: str, names: list[str]) -> list[int]:
-    """``1 3``, ``1、3``, ``1,3`` or names: the chosen indexes in ``names`` (in the order typed, without
-    repeats); empty when any part chooses nothing."""
-    parts = [part for part in re.split(r"[\s,，、;；和]+", normalise(text)) if part]
-    chosen: list[int] = []
-    for part in parts:
-        index = pick(part, names)
-        if index is None:
-            return []
-        if index not in chosen:
-            chosen.append(index)
-    return chosen
 
 
 # --- small helpers ------------------------------------------------------------------------------------------
@@ -475,22 +477,15 @@ def _radius(ctx: Context) -> int:
     return ctx.services.settings.activities.default_radius_m
 
 
-def _zone(ctx: Context) -> ZoneInfo:
-    return ZoneInfo(ctx.services.settings.scheduler.timezone)  # the committee's local time
-
-
 def _when(ctx: Context, moment: datetime, *, year: bool = False) -> str:
     """``11月25日（周三）09:00`` in local time, with the year when asked or when it is not this year's."""
-    local = moment.astimezone(_zone(ctx))
-    shown_year = year or local.year != ctx.now.astimezone(_zone(ctx)).year
-    prefix = f"{local.year}年" if shown_year else ""
-    return f"{prefix}{local.month}月{local.day}日（周{WEEKDAYS[local.weekday()]}）{local:%H:%M}"
+    return weekday_when(ctx, moment, year=True if year else None)
 
 
 def _clock(ctx: Context, moment: datetime, activity: Activity) -> str:
     """A moment of the sign-in window: ``08:00`` on the start's day, else ``11月24日 20:00``."""
-    local, start = moment.astimezone(_zone(ctx)), activity.starts_at.astimezone(_zone(ctx))
-    return f"{local:%H:%M}" if local.date() == start.date() else f"{local.month}月{local.day}日 {local:%H:%M}"
+    same_day = ctx.local(moment).date() == ctx.local(activity.starts_at).date()
+    return hhmm(ctx, moment) if same_day else day_time(ctx, moment)
 
 
 def _joined(*parts: str) -> str:

@@ -1,7 +1,5 @@
 """``群发`` / ``broadcast``: a secretary pushes a notice to an audience, now or at a chosen time;
 ``群发记录`` / ``通知记录``: the recent notices with what came of them (``详情 N``, ``补发 N``, ``撤销 N``).
-Also the text of ``回执 N`` (who answered an activity's notice how), whose route lives in
-:mod:`handlers.activity` beside ``大屏 N`` because it counts in that module's list.
 
 ```mermaid
 stateDiagram-v2
@@ -23,9 +21,11 @@ stateDiagram-v2
 ```
 
 **Who may.** :data:`Action.BROADCAST`: secretaries within their scope (a limited secretary reaches only
-their groups or members of them, so 全体 / 界别 / 专委会 are not offered), admins everywhere. The choices
-come from :func:`bot.domain.authz.groups_within_reach`; :func:`bot.domain.notices.create_notice` checks the reach again
-when the notice is stored, so a scope changed mid-conversation is still refused.
+their groups or members of them, so 全体 / 界别 / 专委会 are not offered), admins everywhere. The audience
+steps are :data:`handlers.kit.audience.BROADCAST_PICKER`'s (shared with 新建学习);
+:func:`bot.domain.notices.create_notice` checks the reach again when the notice is stored, so a scope changed
+mid-conversation is still refused. ``群发`` and ``群发记录`` typed at any step mean the command
+(``reentry=True``: the draft, not confirmed, is dropped).
 
 **The link.** A notice carries one tracked link (``Notice.url``): every member receives a personal, signed
 link that records the read. So the first ``http(s)://`` link of the content moves there; when it stood
@@ -44,24 +44,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_, select
 
 from bot.chat.context import Context
 from bot.chat.router import Router, State, StatesGroup, normalise
 from bot.domain import notices as core
-from bot.domain.activities import ActivityError, check_audience_reach, members_clause
+from bot.domain.audience import check_audience_reach, members_clause
 from bot.domain.authz import Action, groups_within_reach
 from bot.domain.notices import Outbox, outbox_for
-from handlers.activity import choose_groups
-from handlers.kit.choices import numbered
+from bot.domain.refusals import Refusal
+from bot.domain.study import audience_count
+from handlers.kit.audience import BROADCAST_PICKER, OPTION_TABLES, SHOWN_NAMES, ChosenAudience, cut_names, kind_name
+from handlers.kit.dates import day_time
+from handlers.kit.paging import line_of
 from handlers.kit.timeparse import parse_when
-from models.activity import Activity, Audience
+from handlers.kit.words import CONFIRM, EDIT, REWRITE, answer
+from models.activity import Audience
 from models.delivery import Delivery
-from models.member import Committee, Identity, LiaisonGroup, Member, MemberStatus, Sector
+from models.member import LiaisonGroup, Member, MemberStatus
 from models.notice import Notice, NoticeKind, NoticeReceipt, NoticeStatus
 
 
@@ -85,49 +87,28 @@ router.describe("回执", "broadcast_chat.help.receipts", audience="secretary")
 
 START_WORDS = ("群发", "broadcast", "群发通知", "发通知")
 RECORD_WORDS = ("群发记录", "通知记录", "broadcasts", "notices")
-_START = frozenset(normalise(word) for word in START_WORDS)
-_RECORDS = frozenset(normalise(word) for word in RECORD_WORDS)
-CONFIRM_WORDS = frozenset(normalise(word) for word in ("确认", "确定", "发送", "立即发送", "confirm", "send", "yes"))
-EDIT_WORDS = frozenset(normalise(word) for word in ("修改", "重写", "edit"))
+CONFIRM_WORDS = CONFIRM | answer("发送", "立即发送", "send")  # confirming a notice sends it
+EDIT_WORDS = EDIT | REWRITE  # back to the text, which the next message replaces: both mean that here
 _SCHEDULE = re.compile(r"^(?:定时发送|定时|schedule)\s*(.*)$")
 _DETAIL = re.compile(r"^(?:详情|detail|details)\s*(\d+)$")
 _RESEND = re.compile(r"^(?:补发|resend)\s*(\d+)$")
 _CANCEL = re.compile(r"^(?:撤销|revoke)\s*(\d+)$")
 _NUMBER = re.compile(r"^(\d+)$")
 
-# The audience kinds in the order (and with the numbers) the question shows; a secretary sees only those
-# within reach, but a number always means the same kind, so instructions can be passed on between people.
-KINDS: tuple[Audience, ...] = (Audience.ALL, Audience.GROUPS, Audience.SECTORS, Audience.COMMITTEES,
-                               Audience.MEMBERS)
-KIND_WORDS: dict[Audience, tuple[str, ...]] = {
-    Audience.ALL: ("全体", "全体委员", "所有", "所有委员", "all"),
-    Audience.GROUPS: ("联络组", "按联络组", "group", "groups"),
-    Audience.SECTORS: ("界别", "按界别", "sector", "sectors"),
-    Audience.COMMITTEES: ("专委会", "按专委会", "committee", "committees"),
-    Audience.MEMBERS: ("指定委员", "委员", "名单", "members"),
-}
-_KIND_OF = {normalise(word): kind for kind, words in KIND_WORDS.items() for word in words}
-OPTION_TABLES = {Audience.GROUPS: LiaisonGroup, Audience.SECTORS: Sector, Audience.COMMITTEES: Committee}
-
 _URL = re.compile(r"https?://[^\s，。；！？、（）()【】《》<>\"“”'‘’]+", re.IGNORECASE)
-_NAME_SPLIT = re.compile(r"[\s,，、;；]+")
-_QUALIFIED = re.compile(r"^(.+?)[(（](.+?)[)）]$")  # 王芳（城关镇）: a name and a group to tell twins apart
-NAMES_MAX = 200  # names in one message: beyond this a list belongs in the admin API
 LIST_MAX = 10
 CANDIDATES = 200  # notices looked at for a limited secretary's list (most are filtered out)
-SHOWN_NAMES = 30  # names per line in a report before "… and N more"
 
 
 # --- 群发: the steps ------------------------------------------------------------------------------------------
 
-@router.command(*START_WORDS)
+@router.command(*START_WORDS, reentry=True)
 async def start(ctx: Context) -> str:
-    member = broadcaster(ctx)
-    if member is None:
+    if broadcaster(ctx) is None:
         return refusal(ctx)
     ctx.conv.finish()  # a fresh start forgets any other conversation's data
     ctx.conv.set(NewBroadcast.kind)
-    return ctx.t("broadcast_chat.new.ask_kind", choices=_kind_choices(ctx, member))
+    return BROADCAST_PICKER.ask_kind(ctx, "broadcast_chat.new.ask_kind")
 
 
 @router.on_cancel(NewBroadcast)
@@ -137,24 +118,24 @@ async def cancelled(ctx: Context) -> str:
 
 @router.state(NewBroadcast.kind)
 async def got_kind(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
-    return await _audience_chosen(ctx, await answer_kind(ctx, choose=NewBroadcast.choose,
-                                                         members=NewBroadcast.members))
+    if (stopped := _stopped(ctx)) is not None:
+        return stopped
+    return await _audience_chosen(ctx, await BROADCAST_PICKER.answer_kind(ctx, choose=NewBroadcast.choose,
+                                                                          members=NewBroadcast.members))
 
 
 @router.state(NewBroadcast.choose)
 async def got_choice(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
-    return await _audience_chosen(ctx, await answer_choice(ctx))
+    if (stopped := _stopped(ctx)) is not None:
+        return stopped
+    return await _audience_chosen(ctx, await BROADCAST_PICKER.answer_choice(ctx))
 
 
 @router.state(NewBroadcast.members)
 async def got_members(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
-    return await _audience_chosen(ctx, await answer_members(ctx))
+    if (stopped := _stopped(ctx)) is not None:
+        return stopped
+    return await _audience_chosen(ctx, await BROADCAST_PICKER.answer_members(ctx))
 
 
 async def _audience_chosen(ctx: Context, answer: str | ChosenAudience) -> str:
@@ -166,8 +147,8 @@ async def _audience_chosen(ctx: Context, answer: str | ChosenAudience) -> str:
 
 @router.state(NewBroadcast.title)
 async def got_title(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := _stopped(ctx)) is not None:
+        return stopped
     title = " ".join(ctx.text.split())
     if not title or len(title) > core.TITLE_MAX:
         return ctx.re_ask("broadcast_chat.new.bad_title", max=core.TITLE_MAX, length=len(title))
@@ -177,8 +158,8 @@ async def got_title(ctx: Context) -> str:
 
 @router.state(NewBroadcast.body)
 async def got_body(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := _stopped(ctx)) is not None:
+        return stopped
     text = ctx.text  # line breaks are part of the content: not folded like a title
     if not text or len(text) > core.BODY_MAX:
         return ctx.re_ask("broadcast_chat.new.bad_body", max=core.BODY_MAX, length=len(text))
@@ -189,8 +170,8 @@ async def got_body(ctx: Context) -> str:
 
 @router.state(NewBroadcast.preview)
 async def got_decision(ctx: Context) -> str:
-    if (interrupted := await _interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := _stopped(ctx)) is not None:
+        return stopped
     typed = normalise(ctx.text)
     if typed in EDIT_WORDS:
         ctx.conv.set(NewBroadcast.body)
@@ -210,32 +191,26 @@ def scheduled_at(ctx: Context) -> datetime | str | None:
         return None
     if not found.group(1):
         return ctx.re_ask("broadcast_chat.new.schedule_how")
-    zone = _zone(ctx)
-    local_now = ctx.now.astimezone(zone)
+    local_now = ctx.local_now
     parsed = parse_when(found.group(1), local_now.date())
     if parsed is None:
         return ctx.re_ask("broadcast_chat.new.bad_time", text=found.group(1)[:30])
-    send_at = parsed.replace(tzinfo=zone)
+    send_at = parsed.replace(tzinfo=ctx.zone)
     if send_at <= local_now:
-        return ctx.re_ask("broadcast_chat.new.past_time", when=_local(ctx, send_at))
+        # the year too: a wrong year is the usual reason a time is in the past
+        return ctx.re_ask("broadcast_chat.new.past_time", when=day_time(ctx, send_at, year=True))
     return send_at.astimezone(UTC)
 
 
 # --- 群发: helpers --------------------------------------------------------------------------------------------
 
-async def _interrupted(ctx: Context) -> str | None:
-    """群发 typed inside the flow starts again, 群发记录 shows the list (the draft is dropped: it was not
-    confirmed); a member who lost the right to broadcast is stopped."""
-    typed = normalise(ctx.text)
-    if typed in _START or broadcaster(ctx) is None:
-        return await start(ctx)
-    if typed in _RECORDS:
-        return await show_records(ctx)
-    return None
+def _stopped(ctx: Context) -> str | None:
+    """A member who lost the right to broadcast during the flow is told so at the next answer."""
+    return refusal(ctx) if broadcaster(ctx) is None else None
 
 
 async def _ask_title(ctx: Context) -> str:
-    count = await _count(ctx, Audience(ctx.conv.data["audience"]), ctx.conv.data.get("ids", []))
+    count = await audience_count(ctx.session, Audience(ctx.conv.data["audience"]), ctx.conv.data.get("ids", []))
     return ctx.t("broadcast_chat.new.ask_title", audience=ctx.conv.data["label"], count=count, max=core.TITLE_MAX)
 
 
@@ -282,14 +257,14 @@ async def _create(ctx: Context, send_at: datetime | None) -> str:
             audience=Audience(data["audience"]), audience_ids=[int(i) for i in data.get("ids", [])],
             send_at=send_at, by=member,
         )
-    except ActivityError as refused:
+    except Refusal as refused:
         ctx.conv.finish()
         return _refused(ctx, refused)
     label = data["label"]
     ctx.conv.finish()
     if notice.status is NoticeStatus.SCHEDULED:
         ctx.scheduled = True  # the send task was written: the scheduler arms it after the commit
-        count = await _count(ctx, notice.audience, notice.audience_ids)
+        count = await audience_count(ctx.session, notice.audience, notice.audience_ids)
         return ctx.t("broadcast_chat.new.scheduled", title=notice.title, when=outbox.when(notice.send_at),
                      audience=label, count=count)
     ctx.pushed = True  # the pushes were queued: wake the delivery worker after the commit
@@ -317,164 +292,17 @@ def split_link(text: str, marker: str) -> tuple[str, str]:
     return body, url
 
 
-async def match_members(
-    ctx: Context, text: str, reach: frozenset[int] | None
-) -> tuple[list[tuple[int, str]], list[str]]:
-    """Names typed (comma, space or 、 separated; ``王芳（城关镇）`` picks one of two 王芳) → the active members
-    found, in the order typed, and one line per name that is unknown, ambiguous or outside ``reach``."""
-    wanted: list[tuple[str, str]] = []
-    for token in _tokens(text):
-        qualified = _QUALIFIED.match(token)
-        wanted.append((qualified.group(1), qualified.group(2)) if qualified else (token, ""))
-    names = sorted({name for name, _ in wanted})
-    rows = (await ctx.session.execute(
-        select(Member.id, Member.name, Member.group_id, LiaisonGroup.name)
-        .outerjoin(LiaisonGroup, LiaisonGroup.id == Member.group_id)
-        .where(Member.status == MemberStatus.ACTIVE, Member.name.in_(names))  # type: ignore[attr-defined]
-        .order_by(Member.id)
-    )).all() if names else []
-    found: list[tuple[int, str]] = []
-    problems: list[str] = []
-    for name, group in wanted:
-        candidates = [row for row in rows if row[1] == name]
-        if group:
-            candidates = [row for row in candidates if row[3] and normalise(group) in normalise(row[3])]
-        if not candidates:
-            problems.append(ctx.t("broadcast_chat.new.unknown_name", name=name))
-        elif len(candidates) > 1:
-            choices = "、".join(f"{name}（{row[3] or '-'}）" for row in candidates)
-            problems.append(ctx.t("broadcast_chat.new.ambiguous_name", name=name, choices=choices))
-        elif reach is not None and candidates[0][2] not in reach:
-            problems.append(ctx.t("broadcast_chat.new.name_out_of_reach", name=name))
-        elif candidates[0][0] not in {member_id for member_id, _ in found}:
-            found.append((candidates[0][0], name))
-    return found, problems
-
-
-def _tokens(text: str) -> list[str]:
-    return [token for token in _NAME_SPLIT.split(text.strip()) if token]
-
-
-# --- choosing an audience: shared with other secretaries' conversations (handlers.study) -----------------------
-
-@dataclass(frozen=True, slots=True)
-class ChosenAudience:
-    audience: Audience
-    ids: list[int]
-    label: str  # "联络组：城关镇、东山镇", for the next questions and the preview
-
-
-def ask_kind(ctx: Context, intro_key: str) -> str:
-    """The kind question (``intro_key`` takes ``{choices}``): the numbered kinds within the sender's reach."""
-    member = broadcaster(ctx)
-    assert member is not None
-    return ctx.t(intro_key, choices=_kind_choices(ctx, member))
-
-
-async def answer_kind(ctx: Context, *, choose: State, members: State) -> str | ChosenAudience:
-    """The answer to :func:`ask_kind`: 全体 is complete; groups, sectors and committees move the conversation
-    to ``choose`` and members to ``members`` with the next question; anything else is asked again."""
-    member = broadcaster(ctx)
-    assert member is not None  # the caller checked
-    kind = _kind_typed(ctx.text)
-    if kind is None:
-        return ctx.re_ask("broadcast_chat.new.bad_kind", text=ctx.text[:20], choices=_kind_choices(ctx, member))
-    if kind not in _kinds_for(member):
-        return ctx.re_ask("broadcast_chat.new.kind_out_of_reach", kind=ctx.t(f"broadcast_chat.kind.{kind.value}"),
-                          choices=_kind_choices(ctx, member))
-    if kind is Audience.ALL:
-        return ChosenAudience(kind, [], ctx.t("broadcast_chat.kind.all"))
-    if kind is Audience.MEMBERS:
-        ctx.conv.set(members, audience=kind.value)
-        return ctx.t("broadcast_chat.new.ask_members")
-    ids, names = await _options(ctx, member, kind)
-    if not ids:
-        return ctx.re_ask("broadcast_chat.new.no_options", kind=ctx.t(f"broadcast_chat.kind.{kind.value}"),
-                          choices=_kind_choices(ctx, member))
-    ctx.conv.set(choose, audience=kind.value, options=ids, option_names=names)
-    return ctx.t(f"broadcast_chat.new.ask_{kind.value}", choices=numbered(names))
-
-
-async def answer_choice(ctx: Context) -> str | ChosenAudience:
-    """Numbers or names of the groups / sectors / committees listed by :func:`answer_kind`."""
-    data = ctx.conv.data
-    names: list[str] = list(data["option_names"])
-    chosen = choose_groups(ctx.text, names)
-    if not chosen:
-        return ctx.re_ask("broadcast_chat.new.bad_choice", text=ctx.text[:20], choices=numbered(names))
-    ids = [int(data["options"][index]) for index in chosen]
-    kind = Audience(data["audience"])
-    if await _count(ctx, kind, ids) == 0:  # nobody active there: sending would reach nobody
-        return ctx.re_ask("broadcast_chat.new.empty_choice", choices=numbered(names))
-    label = ctx.t(f"broadcast_chat.kind.{kind.value}") + "：" + "、".join(names[index] for index in chosen)
-    return ChosenAudience(kind, ids, label)
-
-
-async def answer_members(ctx: Context) -> str | ChosenAudience:
-    """Names that each match one active member within the sender's reach (else listed back)."""
-    member = broadcaster(ctx)
-    assert member is not None
-    if len(_tokens(ctx.text)) > NAMES_MAX:  # refused rather than cut: a silently shortened list would be worse
-        return ctx.re_ask("broadcast_chat.new.too_many_names", max=NAMES_MAX)
-    found, problems = await match_members(ctx, ctx.text, groups_within_reach(member, Action.BROADCAST))
-    if problems or not found:
-        return ctx.re_ask("broadcast_chat.new.bad_members", problems="\n".join(problems)
-                          or ctx.t("broadcast_chat.new.no_names"), found=len(found))
-    names = [name for _, name in found]
-    shown = "、".join(names[:SHOWN_NAMES]) + (ctx.t("broadcast_chat.more", count=len(names))
-                                             if len(names) > SHOWN_NAMES else "")
-    label = ctx.t("broadcast_chat.kind.members") + "：" + shown
-    return ChosenAudience(Audience.MEMBERS, [member_id for member_id, _ in found], label)
-
-
-def _kinds_for(member: Member) -> list[Audience]:
-    """A limited reach covers groups and members of them only: 全体, a sector or a committee crosses groups."""
-    if groups_within_reach(member, Action.BROADCAST) is None:
-        return list(KINDS)
-    return [Audience.GROUPS, Audience.MEMBERS]
-
-
-def _kind_choices(ctx: Context, member: Member) -> str:
-    allowed = _kinds_for(member)
-    return "\n".join(f"{number}. {ctx.t(f'broadcast_chat.kind.{kind.value}')}"
-                     for number, kind in enumerate(KINDS, start=1) if kind in allowed)
-
-
-def _kind_typed(text: str) -> Audience | None:
-    typed = normalise(text).replace(" ", "").rstrip(".、")
-    if typed.isdigit():
-        number = int(typed)
-        return KINDS[number - 1] if 1 <= number <= len(KINDS) else None
-    return _KIND_OF.get(typed)
-
-
-async def _options(ctx: Context, member: Member, kind: Audience) -> tuple[list[int], list[str]]:
-    """The groups within reach, or every sector / committee (only offered with an unlimited reach)."""
-    table = OPTION_TABLES[kind]
-    query = select(table.id, table.name).order_by(table.id)  # type: ignore[attr-defined]
-    reach = groups_within_reach(member, Action.BROADCAST)
-    if kind is Audience.GROUPS and reach is not None:
-        query = query.where(LiaisonGroup.id.in_(reach))  # type: ignore[union-attr]
-    rows = (await ctx.session.execute(query)).all()
-    return [int(row[0]) for row in rows], [str(row[1]) for row in rows]
-
-
-async def _count(ctx: Context, audience: Audience, ids: Sequence[int]) -> int:
-    return int(await ctx.session.scalar(
-        select(func.count()).select_from(Member).where(members_clause(audience, list(ids)))) or 0)
-
-
-def _refused(ctx: Context, refused: ActivityError) -> str:
+def _refused(ctx: Context, refused: Refusal) -> str:
     """The core's refusals speak of activities; say them in a broadcast's words where they differ."""
     key = {"activity.error.audience_out_of_reach": "broadcast_chat.error.out_of_reach",
            "activity.error.forbidden": "broadcast_chat.forbidden",
-           "activity.error.unknown_members": "broadcast_chat.error.unknown_members"}.get(refused.key, refused.key)
-    return ctx.t(key, **refused.values)
+           "activity.error.unknown_members": "broadcast_chat.error.unknown_members"}.get(refused.key)
+    return ctx.t(key) if key else refused.render(ctx.services.texts)
 
 
 # --- 群发记录: the list and what can be done with it -----------------------------------------------------------
 
-@router.command(*RECORD_WORDS)
+@router.command(*RECORD_WORDS, reentry=True)
 async def show_records(ctx: Context) -> str:
     member = broadcaster(ctx)
     if member is None:
@@ -541,7 +369,7 @@ async def resend(ctx: Context) -> str:
     failed = sum(1 for item in report.unreached if item.reason.startswith("failed"))
     try:
         queued = await core.resend_unreached(ctx.session, notice, await outbox_for(ctx.services, ctx.session))
-    except ActivityError as refused:
+    except Refusal as refused:
         return _refused(ctx, refused)
     if not queued:
         return ctx.t("broadcast_chat.resend.nothing", title=notice.title, pending=report.pending,
@@ -558,7 +386,7 @@ async def revoke(ctx: Context) -> str:
     _, notice = picked
     try:
         await core.cancel_notice(ctx.session, notice)
-    except ActivityError:
+    except Refusal:
         return ctx.t("broadcast_chat.revoke.not_scheduled", title=notice.title)
     ctx.scheduled = True  # the send task was cancelled: the scheduler drops it after the commit
     return ctx.t("broadcast_chat.revoke.done", title=notice.title)
@@ -570,14 +398,13 @@ async def _picked(ctx: Context) -> tuple[int, Notice] | str:
     if member is None:
         ctx.conv.finish()
         return refusal(ctx)
-    ids = [int(ident) for ident in ctx.conv.data.get("ids", [])]
-    number = int(ctx.match.group(1)) if ctx.match else 0
-    if not 1 <= number <= len(ids):
-        return ctx.t("broadcast_chat.records.bad_number", count=len(ids))
-    notice = await ctx.session.get(Notice, ids[number - 1])
+    line = line_of(ctx)
+    if line.id is None:
+        return ctx.t("broadcast_chat.records.bad_number", count=line.count)
+    notice = await ctx.session.get(Notice, line.id)
     if notice is None or not await _may_see(ctx, member, [notice]):
         return ctx.t("broadcast_chat.records.gone")
-    return number, notice
+    return line.number, notice
 
 
 async def visible_notices(ctx: Context, member: Member) -> list[Notice]:
@@ -608,7 +435,7 @@ async def _may_see(ctx: Context, member: Member, notices: list[Notice]) -> list[
             else []
         try:
             check_audience_reach(member, Action.BROADCAST, notice.audience, notice.audience_ids, member_groups)
-        except ActivityError:
+        except Refusal:
             continue
         visible.append(notice)
     return visible
@@ -628,15 +455,12 @@ async def _state_line(ctx: Context, notice: Notice, outbox: Outbox) -> str:
 
 async def _audience_label(ctx: Context, notice: Notice) -> str:
     if notice.audience is Audience.ALL:
-        return ctx.t("broadcast_chat.kind.all")
-    kind = ctx.t(f"broadcast_chat.kind.{notice.audience.value}")
+        return kind_name(ctx, Audience.ALL)
     table = OPTION_TABLES.get(notice.audience, Member)
     rows = (await ctx.session.execute(select(table.id, table.name).where(  # type: ignore[attr-defined]
         table.id.in_([int(i) for i in notice.audience_ids])))).all()  # type: ignore[attr-defined]
     names = dict((int(row[0]), str(row[1])) for row in rows)
-    shown = [names.get(int(i), "?") for i in notice.audience_ids]
-    more = ctx.t("broadcast_chat.more", count=len(shown)) if len(shown) > SHOWN_NAMES else ""
-    return f"{kind}：{'、'.join(shown[:SHOWN_NAMES])}{more}"
+    return f"{kind_name(ctx, notice.audience)}：{cut_names(ctx, [names.get(int(i), '?') for i in notice.audience_ids])}"
 
 
 def _reason(ctx: Context, reason: str, code: int | None) -> str:
@@ -660,42 +484,9 @@ async def _error_codes(ctx: Context, notice: Notice) -> dict[int, int]:
     return {int(member_id): int(code) for member_id, code in rows if member_id is not None}
 
 
-# --- 回执 N: answers to an activity's notice (the route is in handlers.activity) ---------------------------------
-
-async def answers_text(ctx: Context, activity: Activity, when: str) -> str:
-    """Who confirmed, who asked for leave, who did not answer: names per answer, long lines cut with a count;
-    and how many of the silent are not bound (they never received the notice)."""
-    answers = await core.answers_for(ctx.session, activity)
-    clause = members_clause(activity.audience, activity.audience_ids or [])
-    names = dict((await ctx.session.execute(select(Member.id, Member.name).where(clause))).all())
-    bound = set((await ctx.session.scalars(
-        select(Identity.member_id).join(Member, Member.id == Identity.member_id).where(clause).distinct()
-    )).all())
-    total = len(answers.attend) + len(answers.leave) + len(answers.no_answer)
-    lines = [ctx.t("broadcast_chat.receipts.head", title=activity.title, when=when, total=total)]
-    for key, ids in (("attend", answers.attend), ("leave", answers.leave), ("no_answer", answers.no_answer)):
-        lines.append(ctx.t(f"broadcast_chat.receipts.{key}", count=len(ids), names=_names(ctx, ids, names)))
-    unbound = sum(1 for member_id in answers.no_answer if member_id not in bound)
-    if unbound:
-        lines.append(ctx.t("broadcast_chat.receipts.unbound", count=unbound))
-    return "\n".join(lines)
-
-
-def _names(ctx: Context, ids: Sequence[int], names: dict[int, str]) -> str:
-    if not ids:
-        return ctx.t("broadcast_chat.receipts.nobody")
-    shown = "、".join(names.get(member_id, "?") for member_id in ids[:SHOWN_NAMES])
-    return shown + (ctx.t("broadcast_chat.more", count=len(ids)) if len(ids) > SHOWN_NAMES else "")
-
-
 # --- small helpers ------------------------------------------------------------------------------------------
 
-def broadcaster(ctx: Context) -> Member | None:
-    """The sender when they may broadcast to at least one group (an active secretary or admin)."""
-    member = ctx.member
-    if member is None or groups_within_reach(member, Action.BROADCAST) == frozenset():
-        return None
-    return member
+broadcaster = BROADCAST_PICKER.sender  # the sender when they may broadcast to at least one group
 
 
 def refusal(ctx: Context) -> str:
@@ -703,12 +494,3 @@ def refusal(ctx: Context) -> str:
     return ctx.t("broadcast_chat.not_member" if member is None or member.status is not MemberStatus.ACTIVE
                  else "broadcast_chat.forbidden")
 
-
-def _zone(ctx: Context) -> ZoneInfo:
-    return ZoneInfo(ctx.services.settings.scheduler.timezone)  # the committee's local time
-
-
-def _local(ctx: Context, moment: datetime) -> str:
-    """``2026年11月20日 09:00``: the year too, since a wrong year is the usual reason a time is in the past."""
-    local = moment.astimezone(_zone(ctx))
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from bot.chat.context import Context
 from bot.chat.router import Router
+from handlers.kit import words
+from models.member import MemberStatus, Role
 
 router = Router("common")
 
-CANCEL_WORDS = ("取消", "cancel", "退出", "quit")
+CANCEL_WORDS = words.CANCEL
 HELP_WORDS = ("帮助", "help", "?", "菜单", "menu")
 
 
 @router.command(*CANCEL_WORDS)
 async def cancel(ctx: Context) -> str:
-    from handlers import cancel_hook_for
-
     if not ctx.conv.active:
         return ctx.t("common.nothing_to_cancel")
-    hook = cancel_hook_for(ctx.conv.state)
+    hook = ctx.routes.cancel_hook_for(ctx.conv.state)
     answer = await hook(ctx) if hook is not None else None
     ctx.conv.finish()
     return str(answer) if answer else ctx.t("common.cancelled")
@@ -32,11 +32,9 @@ async def cancel(ctx: Context) -> str:
 @router.command(*HELP_WORDS)
 @router.click("HELP")
 async def show_help(ctx: Context) -> str:
-    from handlers import help_entries
-
     audience = audience_of(ctx)
     lines = [ctx.t(f"help.title.{audience}")]
-    lines += [f"· {entry.word} — {ctx.t(entry.text_key)}" for entry in help_entries(audience)]
+    lines += [f"· {entry.word} — {ctx.t(entry.text_key)}" for entry in ctx.routes.help_entries(audience)]
     lines.append(ctx.t("help.footer"))
     if ctx.conv.active:
         lines.append(ctx.t("help.in_conversation"))
@@ -44,8 +42,6 @@ async def show_help(ctx: Context) -> str:
 
 
 def audience_of(ctx: Context) -> str:
-    from models.member import MemberStatus, Role
-
     member = ctx.member
     if member is None or member.status != MemberStatus.ACTIVE:
         return "guest"

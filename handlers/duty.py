@@ -22,6 +22,10 @@ stateDiagram-v2
     [*] --> [*]: 撤回补录 N · 撤回申诉 N / withdrawn (pending / open only)
 ```
 
+This module's commands (``履职``, ``履职明细``, ``补录``, ``申诉 N``, ``我的补录``, ``我的申诉``) typed
+inside 补录 or 申诉 mean the command, not an answer: they are declared ``reentry=True`` and end the
+conversation first (the lists shown are kept).
+
 ``取消`` leaves the 补录 or 申诉 conversation at any step (``handlers.common``) and nothing is filed: the
 claim and its photos are written together when the member says ``完成`` or ``跳过``, in that message's
 transaction (the photos' media ids wait in the conversation, which is committed with every message, so a
@@ -43,23 +47,25 @@ Every rule (future days, unknown kinds, one open appeal per entry, who may verif
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot.chat.context import Context
-from bot.chat.dispatcher import PASSIVE_REPLY_BYTES
 from bot.chat.events import Kind
 from bot.chat.router import Router, State, StatesGroup, normalise
 from bot.domain import duty as ops
 from bot.domain import ledger
 from bot.domain.authz import Action, can
-from bot.domain.duty_rules import YearRules
+from bot.domain.duty_rules import YearRules, year_rules
 from bot.domain.media import new_photo
 from bot.domain.notify import tell_member
+from bot.domain.refusals import Refusal
+from handlers.kit import dates
 from handlers.kit.choices import numbered, pick
+from handlers.kit.paging import LINES_BUDGET, fit_pages
+from handlers.kit.words import DONE, SKIP, SUBMIT, answer, flat
 from models.duty import AppealStatus, ClaimStatus, DutyAppeal, DutyClaim, DutyClaimPhoto, DutyEntry
 from models.member import Member, MemberStatus, Role
 
@@ -92,28 +98,25 @@ APPEAL = r"^(?:申诉|appeal)\s*\d"
 WITHDRAW_CLAIM = r"^(?:撤回补录|withdraw claim)\s*(\d+)$"
 WITHDRAW_APPEAL = r"^(?:撤回申诉|withdraw appeal)\s*(\d+)$"
 _APPEAL_TEXT = re.compile(r"^(?:申诉|appeal)\s*(\d+)[\s,，.。:：、]*(.*)$", re.IGNORECASE | re.DOTALL)
-_DONE = frozenset(normalise(w) for w in ("完成", "好了", "提交", "done", "ok"))
-_SKIP = frozenset(normalise(w) for w in ("跳过", "没有", "无", "不用", "没有照片", "skip", "no"))
+_FILED = DONE | SUBMIT | SKIP | answer("没有照片", "no")  # the photos step: done, or no photos at all
 
 LISTS = "duty_lists"  # conversation data beside any state: what the member's lists showed
 PAGE_MAX = 10  # entries on a page of 履职明细, fewer when long lines would pass the byte budget
 TITLE_CUT = 18  # characters of a title or description on a list line: enough to recognise it on a phone
 MINE_LIMIT = 10  # recent claims or appeals listed
 CLAIM_PHOTOS_MAX = 9
-# Room left for a reply's head and foot when lines are fitted to the platform's passive-reply limit.
-LINES_BUDGET = PASSIVE_REPLY_BYTES - 500
 
 
 # --- 履职 -----------------------------------------------------------------------------------------
 
-@router.command(*START_WORDS)
+@router.command(*START_WORDS, reentry=True)
 @router.click("DUTY")
 async def overview(ctx: Context) -> str:
     if (refusal := refusal_of(ctx)) is not None:
         return refusal
     member = _member(ctx)
     year, rules = this_year(ctx)
-    found = await ledger.member_year(ctx.session, rules, member, year, zone(ctx), now=ctx.now)
+    found = await ledger.member_year(ctx.session, rules, member, year, ctx.zone, now=ctx.now)
     score = found.score
     if score is None:  # not assessed after all (an inactive role): say so rather than show nothing
         return ctx.t("duty_chat.not_assessed", role=ctx.t(f"members.role.{member.role.value}"))
@@ -138,7 +141,7 @@ async def overview(ctx: Context) -> str:
 
 # --- 履职明细 -------------------------------------------------------------------------------------
 
-@router.regex(DETAIL)
+@router.regex(DETAIL, reentry=True)
 async def details(ctx: Context) -> str:
     if (refusal := refusal_of(ctx)) is not None:
         return refusal
@@ -146,7 +149,7 @@ async def details(ctx: Context) -> str:
     wanted = int(ctx.match.group(1) or 1)
     member = _member(ctx)
     year, rules = this_year(ctx)
-    await ledger.refresh(ctx.session, rules, year, zone(ctx), now=ctx.now, members=[member.id or 0])
+    await ledger.refresh(ctx.session, rules, year, ctx.zone, now=ctx.now, members=[member.id or 0])
     entries = await ledger.entries_of(ctx.session, member.id or 0, year)
     if not entries:
         return ctx.t("duty_chat.detail.empty", year=year)
@@ -166,24 +169,9 @@ async def details(ctx: Context) -> str:
     return "\n".join(reply)
 
 
-def fit_pages(lines: list[str], budget: int, most: int) -> list[tuple[int, int]]:
-    """Cut ``lines`` into pages of at most ``most`` lines and ``budget`` bytes: (first index, count) each.
-    Deterministic, so page 2 always starts where page 1 ended."""
-    pages: list[tuple[int, int]] = []
-    start, used = 0, 0
-    for index, line in enumerate(lines):
-        size = len(line.encode()) + 1
-        if index > start and (index - start >= most or used + size > budget):
-            pages.append((start, index - start))
-            start, used = index, 0
-        used += size
-    pages.append((start, len(lines) - start))
-    return pages
-
-
 def entry_line(ctx: Context, rules: YearRules, number: int, entry: DutyEntry) -> str:
     """``3. 10月1日 调研视察：城关镇农贸市场调研 +2 分，已确认``"""
-    return ctx.t("duty_chat.detail.item", number=number, date=local_day(ctx, entry.occurred_at),
+    return ctx.t("duty_chat.detail.item", number=number, date=dates.day(ctx, entry.occurred_at),
                  what=entry_what(ctx, rules, entry.kind, entry.title), points=signed(entry.tenths),
                  status=ctx.t(f"duty.status.{entry.status}"))
 
@@ -200,7 +188,7 @@ def entry_key(entry: DutyEntry) -> list[Any]:
 
 # --- 申诉 -----------------------------------------------------------------------------------------
 
-@router.regex(APPEAL)
+@router.regex(APPEAL, reentry=True)
 async def appeal(ctx: Context) -> str:
     if (refusal := refusal_of(ctx)) is not None:
         return refusal
@@ -229,8 +217,6 @@ async def appeal_how(ctx: Context) -> str:
 
 @router.state(AppealFlow.reason)
 async def got_appeal_reason(ctx: Context) -> str:
-    if (jumped := await _command_inside(ctx)) is not None:
-        return jumped
     reason = " ".join(ctx.text.split())
     if not ops.REASON_MIN <= len(reason) <= ops.APPEAL_REASON_MAX:
         return ctx.re_ask("duty_chat.appeal.bad_reason", min=ops.REASON_MIN, max=ops.APPEAL_REASON_MAX,
@@ -254,9 +240,9 @@ async def _file_appeal(ctx: Context, entry: DutyEntry, reason: str, line: str) -
     _finish_keeping_lists(ctx)
     try:
         filed = await ops.open_appeal(ctx.session, member, entry, reason=reason, now=ctx.now)
-    except ops.DutyError as exc:
-        return render_error(ctx, exc)
-    rules = ctx.services.year_rules(entry.year)
+    except Refusal as exc:
+        return exc.render(ctx.services.texts)
+    rules = year_rules(ctx.services, entry.year)
     await tell_verifiers(ctx, member, ctx.t("duty_chat.notify.new_appeal", name=member.name,
                                             what=entry_what(ctx, rules, entry.kind, entry.title)),
                          key=f"duty-appeal:{filed.id}:new")
@@ -267,7 +253,7 @@ async def _listed_entry(ctx: Context, number: int) -> DutyEntry | None:
     """Entry ``number`` of the page the member saw, or of the list as ``履职明细`` shows it now."""
     member = _member(ctx)
     year, rules = this_year(ctx)
-    await ledger.refresh(ctx.session, rules, year, zone(ctx), now=ctx.now, members=[member.id or 0])
+    await ledger.refresh(ctx.session, rules, year, ctx.zone, now=ctx.now, members=[member.id or 0])
     listed = ctx.conv.data.get(LISTS) or {}
     key = (listed.get("entries") or {}).get(str(number)) if listed.get("year") == year else None
     if key is not None:
@@ -285,7 +271,7 @@ async def find_entry(ctx: Context, member_id: int, source: str, source_id: int, 
 
 # --- 补录 -----------------------------------------------------------------------------------------
 
-@router.command(*CLAIM_WORDS)
+@router.command(*CLAIM_WORDS, reentry=True)
 @router.click("DUTY_CLAIM")
 async def start_claim(ctx: Context) -> str:
     if (refusal := refusal_of(ctx)) is not None:
@@ -301,8 +287,6 @@ async def start_claim(ctx: Context) -> str:
 
 @router.state(ClaimFlow.kind)
 async def chose_kind(ctx: Context) -> str:
-    if (jumped := await _command_inside(ctx)) is not None:
-        return jumped
     _, rules = this_year(ctx)
     kinds = [str(kind) for kind in ctx.conv.data.get("kinds", [])]
     index = pick(ctx.text, [label_of(ctx, rules, kind) for kind in kinds])
@@ -315,9 +299,7 @@ async def chose_kind(ctx: Context) -> str:
 
 @router.state(ClaimFlow.day)
 async def got_day(ctx: Context) -> str:
-    if (jumped := await _command_inside(ctx)) is not None:
-        return jumped
-    today = ctx.now.astimezone(zone(ctx)).date()
+    today = ctx.local_now.date()
     day = parse_day(ctx.text, today)
     if day is None:
         return ctx.re_ask("duty_chat.claim.bad_day")
@@ -327,7 +309,7 @@ async def got_day(ctx: Context) -> str:
     if day.year < earliest:
         return ctx.re_ask("duty_chat.claim.too_old", year=earliest)
     kind = str(ctx.conv.data.get("kind", ""))
-    rules = ctx.services.year_rules(day.year)
+    rules = year_rules(ctx.services, day.year)
     if kind not in rules.self_reported_kinds:  # a day of last year, whose rules had no such kind
         return ctx.re_ask("duty_chat.claim.kind_not_that_year", year=day.year,
                           kind=label_of(ctx, this_year(ctx)[1], kind))
@@ -338,8 +320,6 @@ async def got_day(ctx: Context) -> str:
 
 @router.state(ClaimFlow.description)
 async def got_description(ctx: Context) -> str:
-    if (jumped := await _command_inside(ctx)) is not None:
-        return jumped
     description = " ".join(ctx.text.split())
     if not ops.DESCRIPTION_MIN <= len(description) <= ops.DESCRIPTION_MAX:
         return ctx.re_ask("duty_chat.claim.bad_description", min=ops.DESCRIPTION_MIN, max=ops.DESCRIPTION_MAX,
@@ -350,10 +330,8 @@ async def got_description(ctx: Context) -> str:
 
 @router.state(ClaimFlow.photos)
 async def photos_answer(ctx: Context) -> str:
-    if (jumped := await _command_inside(ctx)) is not None:
-        return jumped
     typed = normalise(ctx.text)
-    if typed in _DONE or typed in _SKIP:
+    if typed in _FILED:
         return await _file_claim(ctx)
     return ctx.re_ask("duty_chat.claim.photos_how", limit=CLAIM_PHOTOS_MAX)
 
@@ -382,18 +360,18 @@ async def _file_claim(ctx: Context) -> str:
     data = ctx.conv.data
     kind, day, description = str(data["kind"]), date.fromisoformat(str(data["day"])), str(data["description"])
     photos = _photos(ctx)
-    rules = ctx.services.year_rules(day.year)
+    rules = year_rules(ctx.services, day.year)
     _finish_keeping_lists(ctx)
     try:
         claim = await ops.submit_claim(ctx.session, member, rules, kind=kind, day=day, description=description,
-                                       zone=zone(ctx), now=ctx.now)
-    except ops.DutyError as exc:
-        return "\n".join([render_error(ctx, exc), ctx.t("duty_chat.claim.start_again")])
+                                       zone=ctx.zone, now=ctx.now)
+    except Refusal as exc:
+        return "\n".join([exc.render(ctx.services.texts), ctx.t("duty_chat.claim.start_again")])
     assert claim.id is not None
     for platform, media_id, pic_url in photos:
         ctx.session.add(new_photo(claim.id, str(platform), str(media_id), str(pic_url), ctx.now,
                                   model=DutyClaimPhoto))
-    await ledger.refresh(ctx.session, rules, day.year, zone(ctx), now=ctx.now, members=[member.id or 0])
+    await ledger.refresh(ctx.session, rules, day.year, ctx.zone, now=ctx.now, members=[member.id or 0])
     what = claim_what(ctx, rules, kind, day)
     await tell_verifiers(ctx, member, ctx.t("duty_chat.notify.new_claim", name=member.name, what=what),
                          key=f"duty-claim:{claim.id}:new")
@@ -451,7 +429,7 @@ def claim_what(ctx: Context, rules: YearRules, kind: str, day: date) -> str:
 
 # --- 我的补录 · 我的申诉 · 撤回 ----------------------------------------------------------------------
 
-@router.command(*MY_CLAIMS_WORDS)
+@router.command(*MY_CLAIMS_WORDS, reentry=True)
 async def my_claims(ctx: Context) -> str:
     if (refusal := refusal_of(ctx)) is not None:
         return refusal
@@ -466,8 +444,8 @@ async def _claims_listing(ctx: Context, before: str = "") -> str:
     _remember(ctx, claims=[claim.id for claim in claims])
     lines = [*head, ctx.t("duty_chat.mine.claims_title", count=len(claims))]
     for number, claim in enumerate(claims, start=1):
-        rules = ctx.services.year_rules(claim.year)
-        lines.append(ctx.t("duty_chat.mine.claim", number=number, date=local_day(ctx, claim.occurred_at),
+        rules = year_rules(ctx.services, claim.year)
+        lines.append(ctx.t("duty_chat.mine.claim", number=number, date=dates.day(ctx, claim.occurred_at),
                            kind=label_of(ctx, rules, claim.kind), description=cut(claim.description),
                            status=ctx.t(f"duty.claim_status.{claim.status.value}")))
         if claim.status is ClaimStatus.REJECTED and claim.decision_note:
@@ -488,15 +466,15 @@ async def withdraw_my_claim(ctx: Context) -> str:
         return await _claims_listing(ctx, ctx.t("duty_chat.mine.bad_number", number=number))
     try:
         await ops.withdraw_claim(ctx.session, _member(ctx), claim)
-    except ops.DutyError as exc:
-        return await _claims_listing(ctx, render_error(ctx, exc))
-    rules = ctx.services.year_rules(claim.year)
-    await ledger.refresh(ctx.session, rules, claim.year, zone(ctx), now=ctx.now, members=[_member(ctx).id or 0])
+    except Refusal as exc:
+        return await _claims_listing(ctx, exc.render(ctx.services.texts))
+    rules = year_rules(ctx.services, claim.year)
+    await ledger.refresh(ctx.session, rules, claim.year, ctx.zone, now=ctx.now, members=[_member(ctx).id or 0])
     return ctx.t("duty_chat.mine.claim_withdrawn", kind=label_of(ctx, rules, claim.kind),
-                 date=local_day(ctx, claim.occurred_at))
+                 date=dates.day(ctx, claim.occurred_at))
 
 
-@router.command(*MY_APPEALS_WORDS)
+@router.command(*MY_APPEALS_WORDS, reentry=True)
 async def my_appeals(ctx: Context) -> str:
     if (refusal := refusal_of(ctx)) is not None:
         return refusal
@@ -531,14 +509,14 @@ async def withdraw_my_appeal(ctx: Context) -> str:
         return await _appeals_listing(ctx, ctx.t("duty_chat.mine.bad_number", number=number))
     try:
         await ops.withdraw_appeal(ctx.session, _member(ctx), item)
-    except ops.DutyError as exc:
-        return await _appeals_listing(ctx, render_error(ctx, exc))
+    except Refusal as exc:
+        return await _appeals_listing(ctx, exc.render(ctx.services.texts))
     return ctx.t("duty_chat.mine.appeal_withdrawn", what=appeal_what(ctx, item))
 
 
 def appeal_what(ctx: Context, item: DutyAppeal) -> str:
     """``调研视察：城关镇农贸市场调研（+2 分）``: the entry as the member saw it when appealing."""
-    what = entry_what(ctx, ctx.services.year_rules(item.year), item.kind, item.entry_title)
+    what = entry_what(ctx, year_rules(ctx.services, item.year), item.kind, item.entry_title)
     return ctx.t("duty_chat.appeal_what", what=what, points=signed(item.entry_tenths))
 
 
@@ -569,24 +547,15 @@ async def _listed(ctx: Context, name: str, number: int, model: Any, recent: Any)
 
 # --- shared with handlers.duty_review --------------------------------------------------------------
 
-def zone(ctx: Context) -> ZoneInfo:
-    return ZoneInfo(ctx.services.settings.scheduler.timezone)
-
-
 def this_year(ctx: Context) -> tuple[int, YearRules]:
     """The committee's current (local) year and its rules."""
-    year = ctx.now.astimezone(zone(ctx)).year
-    return year, ctx.services.year_rules(year)
+    year = ctx.local_now.year
+    return year, year_rules(ctx.services, year)
 
 
 def label_of(ctx: Context, rules: YearRules, kind: str) -> str:
     return rules.label_of(kind, {suffix: ctx.t(f"duty.suffix.{suffix}") for suffix in ("_leave", "_absent",
                                                                                       "adjustment")})
-
-
-def local_day(ctx: Context, moment: datetime) -> str:
-    local = moment.astimezone(zone(ctx))
-    return ctx.t("duty_chat.date", month=local.month, day=local.day)
 
 
 def points(tenths: int) -> str:
@@ -602,22 +571,6 @@ def signed(tenths: int) -> str:
 def cut(text: str, limit: int = TITLE_CUT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-# Full-width digits, letters, signs and spaces, one character each; Chinese punctuation (，：) stays.
-_HALF_WIDTH = {code: code - 0xFEE0 for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
-                                               *range(0xFF41, 0xFF5B), 0xFF0B, 0xFF0D, 0xFF0E, 0xFF0F)}
-_HALF_WIDTH[0x3000] = 0x20
-
-
-def flat(text: str) -> str:
-    """What a member typed with full-width digits, letters and spaces made half-width, and nothing else
-    changed: the reason after ``申诉 3`` keeps its own punctuation and case."""
-    return text.translate(_HALF_WIDTH).strip()
-
-
-def render_error(ctx: Context, exc: ops.DutyError) -> str:
-    return ctx.t(exc.key, **exc.values)
 
 
 def is_assessed(member: Member) -> bool:
@@ -651,28 +604,12 @@ async def tell_verifiers(ctx: Context, member: Member, text: str, *, key: str) -
 
 # --- helpers --------------------------------------------------------------------------------------
 
-async def _command_inside(ctx: Context) -> str | None:
-    """This module's commands typed inside its conversations mean the command, not an answer."""
-    typed = normalise(ctx.text)
-    for words, handler in ((CLAIM_WORDS, start_claim), (START_WORDS, overview), (MY_CLAIMS_WORDS, my_claims),
-                           (MY_APPEALS_WORDS, my_appeals)):
-        if typed in {normalise(word) for word in words}:
-            _finish_keeping_lists(ctx)
-            return str(await handler(ctx))
-    for pattern, handler in ((DETAIL, details), (APPEAL, appeal)):
-        found = re.search(pattern, typed)
-        if found:
-            _finish_keeping_lists(ctx)
-            ctx.match = found
-            return str(await handler(ctx))
-    return None
-
-
 def _remember(ctx: Context, **lists: Any) -> None:
     """Note what a list showed, beside whatever conversation is going on."""
     ctx.conv.update(**{LISTS: {**(ctx.conv.data.get(LISTS) or {}), **lists}})
 
 
+@router.on_reentry  # this module's commands typed inside its conversations end them first, lists kept
 def _finish_keeping_lists(ctx: Context) -> None:
     """End this module's conversation (or whichever was going on) but keep the notes of the lists shown."""
     lists = ctx.conv.data.get(LISTS)

@@ -17,7 +17,8 @@ stateDiagram-v2
 ```
 
 Wrong answers are asked again (``ctx.re_ask``); ``取消`` leaves at any step (``handlers.common``) and
-nothing is filed. ``请假`` or ``我的请假`` typed inside the flow means the command, not an answer.
+nothing is filed. ``请假`` or ``我的请假`` typed inside the flow means the command, not an answer (both
+are declared ``reentry=True``: :mod:`bot.chat.router`).
 
 ``请假`` soon after a meeting notice means that meeting: when the member's latest notice arrived within
 72 hours, is unanswered and leave can still be asked for it, the flow starts at the type for it and says
@@ -31,16 +32,16 @@ request per activity, who approves) is checked again by :mod:`bot.domain.activit
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from sqlalchemy import select
 
 from bot.chat.context import Context
 from bot.chat.router import Router, State, StatesGroup, normalise
 from bot.domain import activities as ops
 from bot.domain.authz import Action, can
+from bot.domain.refusals import Refusal
 from handlers.kit.choices import numbered, pick
+from handlers.kit.dates import day_time
+from handlers.kit.paging import line_of
 from handlers.notice_reply import record_leave_answer, unanswered_notice
 from models.activity import Activity, ActivityStatus, LeaveKind, LeaveRequest, LeaveStatus
 from models.member import Member, MemberStatus
@@ -62,8 +63,6 @@ router.describe("我的请假", "leave_chat.help.mine")
 
 START_WORDS = ("请假", "leave", "我要请假")
 MINE_WORDS = ("我的请假", "my leave", "请假记录")
-_START = frozenset(normalise(word) for word in START_WORDS)
-_MINE = frozenset(normalise(word) for word in MINE_WORDS)
 _OTHER = frozenset(normalise(word) for word in ("其他", "其它", "别的", "其他活动", "other"))
 KINDS = (LeaveKind.SICK, LeaveKind.PERSONAL, LeaveKind.OFFICIAL)
 # Words members use for a kind that are not part of its name (a part of the name already works: 病, 公).
@@ -75,7 +74,7 @@ MINE_LIMIT = 10  # the most recent requests: enough for a season of meetings, sh
 
 # --- 请假 -----------------------------------------------------------------------------------------
 
-@router.command(*START_WORDS)
+@router.command(*START_WORDS, reentry=True)
 @router.click("LEAVE")
 async def start(ctx: Context) -> str:
     if (refusal := _refusal(ctx)) is not None:
@@ -112,8 +111,6 @@ async def start_leave_for(ctx: Context, activity_id: int) -> str:
 
 @router.state(LeaveFlow.choose)
 async def chose_activity(ctx: Context) -> str:
-    if (jumped := await _command_inside(ctx)) is not None:
-        return jumped
     ids = [int(ident) for ident in ctx.conv.data.get("ids", [])]
     activities = [activity for ident in ids if (activity := await ctx.session.get(Activity, ident)) is not None]
     lines = [_line(ctx, activity) for activity in activities]
@@ -125,8 +122,6 @@ async def chose_activity(ctx: Context) -> str:
 
 @router.state(LeaveFlow.kind)
 async def chose_kind(ctx: Context) -> str:
-    if (jumped := await _command_inside(ctx)) is not None:
-        return jumped
     if normalise(ctx.text) in _OTHER:  # not this activity after all: the whole list
         return await _choose_list(ctx)
     activity = await _current_activity(ctx)
@@ -142,8 +137,6 @@ async def chose_kind(ctx: Context) -> str:
 
 @router.state(LeaveFlow.reason)
 async def got_reason(ctx: Context) -> str:
-    if (jumped := await _command_inside(ctx)) is not None:
-        return jumped
     activity = await _current_activity(ctx)
     if activity is None:
         return _lost(ctx)
@@ -155,8 +148,8 @@ async def got_reason(ctx: Context) -> str:
     try:
         await ops.request_leave(ctx.session, _member(ctx), activity, kind=kind, reason=reason, now=ctx.now,
                                 texts=ctx.services.texts)
-    except ops.ActivityError as exc:  # closed, already asked (another device) …: say why, nothing filed
-        return render_error(ctx, exc)
+    except Refusal as exc:  # closed, already asked (another device) …: say why, nothing filed
+        return exc.render(ctx.services.texts)
     await record_leave_answer(ctx.session, _member(ctx).id or 0, activity, ctx.now)
     ctx.pushed = True  # the approvers' notices: wake the delivery worker after the commit
     decider = "chair" if ops.approval_action(activity) is Action.APPROVE_PLENARY_LEAVE else "group"
@@ -208,7 +201,7 @@ def choose_kind(text: str, names: list[str]) -> LeaveKind | None:
 
 # --- 我的请假 and 撤回 N --------------------------------------------------------------------------
 
-@router.command(*MINE_WORDS)
+@router.command(*MINE_WORDS, reentry=True)
 @router.click("MY_LEAVE")
 async def my_leave(ctx: Context) -> str:
     if (refusal := _refusal(ctx)) is not None:
@@ -244,19 +237,17 @@ async def withdraw(ctx: Context) -> str:
     if (refusal := _refusal(ctx)) is not None:
         ctx.conv.finish()
         return refusal
-    assert ctx.match is not None
-    number = int(ctx.match.group(1))
-    ids = [int(ident) for ident in ctx.conv.data.get("ids", [])]
-    if not 1 <= number <= len(ids):
-        return ctx.re_ask("leave_chat.mine.bad_number", number=number)
-    leave = await ctx.session.get(LeaveRequest, ids[number - 1])
+    line = line_of(ctx)
+    if line.id is None:
+        return ctx.re_ask("leave_chat.mine.bad_number", number=line.number)
+    leave = await ctx.session.get(LeaveRequest, line.id)
     activity = await ctx.session.get(Activity, leave.activity_id) if leave is not None else None
     if leave is None or activity is None:
         return (await _listing(ctx))[0]
     try:
         await ops.withdraw_leave(ctx.session, leave, _member(ctx), now=ctx.now)
-    except ops.ActivityError as exc:  # decided meanwhile: say so, and show the list as it is now
-        return (await _listing(ctx, render_error(ctx, exc)))[0]
+    except Refusal as exc:  # decided meanwhile: say so, and show the list as it is now
+        return (await _listing(ctx, exc.render(ctx.services.texts)))[0]
     ctx.conv.finish()
     return ctx.t("leave_chat.mine.withdrawn", activity=_line(ctx, activity))
 
@@ -290,31 +281,7 @@ def activity_line(ctx: Context, activity: Activity) -> str:
     return _line(ctx, activity)
 
 
-def local_when(ctx: Context, moment: datetime) -> str:
-    local = moment.astimezone(ZoneInfo(ctx.services.settings.scheduler.timezone))
-    return ctx.t("leave_chat.when", month=local.month, day=local.day, time=local.strftime("%H:%M"))
-
-
-def render_error(ctx: Context, exc: ops.ActivityError) -> str:
-    """The core's refusal in words; a raw status value (``approved``) becomes its name (已批准)."""
-    values = dict(exc.values)
-    status = values.get("status")
-    if isinstance(status, str) and ctx.services.texts.has(f"leave.status.{status}"):
-        values["status"] = ctx.t(f"leave.status.{status}")
-    return ctx.t(exc.key, **values)
-
-
 # --- helpers --------------------------------------------------------------------------------------
-
-async def _command_inside(ctx: Context) -> str | None:
-    """``请假`` or ``我的请假`` typed inside the flow means the command, not an answer."""
-    typed = normalise(ctx.text)
-    if typed in _START:
-        return await start(ctx)
-    if typed in _MINE:
-        return await my_leave(ctx)
-    return None
-
 
 async def _current_activity(ctx: Context) -> Activity | None:
     activity_id = ctx.conv.data.get("activity_id")
@@ -340,7 +307,7 @@ def _kind_names(ctx: Context) -> list[str]:
 
 
 def _line(ctx: Context, activity: Activity) -> str:
-    return ctx.t("leave_chat.activity", when=local_when(ctx, activity.starts_at), title=activity.title)
+    return ctx.t("leave_chat.activity", when=day_time(ctx, activity.starts_at), title=activity.title)
 
 
 def _member(ctx: Context) -> Member:

@@ -1,4 +1,5 @@
-"""``审批`` / ``审批请假`` / ``approve leave``: group leaders and secretaries decide leave requests in chat.
+"""``审批`` / ``审批请假`` / ``approve leave``: group leaders and secretaries decide leave requests in chat, as a
+review queue (:mod:`handlers.kit.review`: the list, the numbers, the checks and the texts' layout are the kit's).
 
 ```mermaid
 stateDiagram-v2
@@ -6,11 +7,14 @@ stateDiagram-v2
     [*] --> [*]: nothing pending / "nothing to approve"
     [*] --> choose: 审批 / numbered pending requests this person may decide (oldest first)
     choose --> choose: 批准 N · 同意 N / approved, member told, list again
-    choose --> reason: 不批准 N · 驳回 N
+    choose --> reason: 不批准 N · 驳回 N · 拒绝 N
+    choose --> choose: 不批准 N 原因 / denied, member told with it, list again
     choose --> decide: N / that request in full
     decide --> choose: 批准 / approved, member told, list again
     decide --> reason: 不批准
+    decide --> decide: N / another request in full
     reason --> choose: a reason (2–300) / denied, member told with it, list again
+    reason --> choose: 批准 N · 不批准 N / a change of mind
     choose --> [*]: list empty after a decision / "all done"
 ```
 
@@ -23,13 +27,15 @@ the decision: somebody else may have decided, or the member withdrawn, meanwhile
 
 from __future__ import annotations
 
-import re
+from collections.abc import Awaitable, Callable
 
 from bot.chat.context import Context
-from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.chat.router import Router, State, StatesGroup
 from bot.domain import activities as ops
 from bot.domain.authz import Action, can, groups_within_reach
-from handlers.leave import activity_line, local_when, render_error
+from handlers.kit import review, words
+from handlers.kit.dates import day_time
+from handlers.leave import activity_line
 from models.activity import Activity, LeaveRequest, LeaveStatus
 from models.member import LiaisonGroup, Member
 
@@ -44,123 +50,37 @@ router = Router("leave_review")
 router.describe("审批", "leave_chat.help.review", audience="secretary")
 
 START_WORDS = ("审批", "审批请假", "approve leave", "请假审批")
-APPROVE_WORDS = ("批准", "同意", "通过", "approve", "yes")
-DENY_WORDS = ("不批准", "不同意", "不通过", "驳回", "deny", "reject", "no")
-_START = frozenset(normalise(word) for word in START_WORDS)
-_APPROVE_WORD = frozenset(normalise(word) for word in APPROVE_WORDS)
-_DENY_WORD = frozenset(normalise(word) for word in DENY_WORDS)
-_APPROVE = re.compile(rf"^(?:{'|'.join(APPROVE_WORDS)})\s*(\d+)$")
-_DENY = re.compile(rf"^(?:{'|'.join(DENY_WORDS)})\s*(\d+)$")
-_NUMBER = re.compile(r"^(\d+)[.、]?$")
 SHOWN = 10  # a phone screen's worth; the rest follow once these are decided
 
-
-@router.command(*START_WORDS)
-@router.click("LEAVE_REVIEW")
-async def start_review(ctx: Context) -> str:
-    if not _allowed(ctx):
-        return ctx.t("leave_chat.review.forbidden")
-    ctx.conv.finish()  # a fresh start forgets any other conversation's data
-    return await _show_list(ctx, after_decision=False)
+Pending = tuple[LeaveRequest, Activity, Member]
 
 
-@router.state(LeaveReview.choose)
-async def chose(ctx: Context) -> str:
-    if not _allowed(ctx):
-        ctx.conv.finish()
-        return ctx.t("leave_chat.review.forbidden")
-    return await _numbered_command(ctx) or ctx.re_ask("leave_chat.review.bad_input")
+def _allowed(ctx: Context) -> bool:
+    """May this person decide any leave at all? (Which requests, :func:`may_decide_leave` says per request.)"""
+    return groups_within_reach(ctx.member, Action.APPROVE_LEAVE) != frozenset() or can(
+        ctx.member, Action.APPROVE_PLENARY_LEAVE)
 
 
-@router.state(LeaveReview.decide)
-async def decided(ctx: Context) -> str:
-    if not _allowed(ctx):
-        ctx.conv.finish()
-        return ctx.t("leave_chat.review.forbidden")
-    typed = normalise(ctx.text)
-    leave_id = int(ctx.conv.data["current"])
-    if typed in _DENY_WORD:
-        return await _ask_reason(ctx, leave_id)
-    if typed in _APPROVE_WORD:
-        return await _decide(ctx, leave_id, approve=True)
-    # "批准 2" or another number here still means the list the approver saw.
-    return await _numbered_command(ctx) or ctx.re_ask("leave_chat.review.bad_decision")
+async def _pending(ctx: Context) -> review.Page[Pending]:
+    assert ctx.member is not None
+    rows = await ops.pending_leave_for(ctx.session, ctx.member, limit=None)
+    return review.Page(rows, len(rows))
 
 
-@router.state(LeaveReview.reason)
-async def got_reason(ctx: Context) -> str:
-    if not _allowed(ctx):
-        ctx.conv.finish()
-        return ctx.t("leave_chat.review.forbidden")
-    # A change of mind ("批准 1", "审批") is a command: no denial reason looks like that.
-    if (command := await _numbered_command(ctx, numbers_alone=False)) is not None:
-        return command
-    note = " ".join(ctx.text.split())
-    if not ops.REASON_MIN <= len(note) <= ops.REASON_MAX:
-        return ctx.re_ask("leave_chat.review.bad_reason", min=ops.REASON_MIN, max=ops.REASON_MAX)
-    return await _decide(ctx, int(ctx.conv.data["current"]), approve=False, note=note)
+async def _line(ctx: Context, number: int, row: Pending) -> str:
+    leave, activity, member = row
+    return ctx.t("leave_chat.review.item", number=number, name=member.name, activity=activity_line(ctx, activity),
+                 kind=ctx.t(f"leave.kind.{leave.kind.value}"), reason=leave.reason)
 
 
-# --- steps ----------------------------------------------------------------------------------------
-
-async def _numbered_command(ctx: Context, *, numbers_alone: bool = True) -> str | None:
-    """``审批`` (a fresh list), ``批准 N``, ``不批准 N`` or ``N``; None when the text is none of them."""
-    typed = normalise(ctx.text)
-    if typed in _START:
-        return await _show_list(ctx, after_decision=False)
-    patterns = [(_DENY, "deny"), (_APPROVE, "approve")] + ([(_NUMBER, "show")] if numbers_alone else [])
-    for pattern, action in patterns:
-        found = pattern.match(typed)
-        if found:
-            return await _act(ctx, action, int(found.group(1)))
-    return None
-
-
-async def _act(ctx: Context, action: str, number: int) -> str:
-    ids = [int(ident) for ident in ctx.conv.data.get("ids", [])]
-    if not 1 <= number <= len(ids):
-        return ctx.re_ask("leave_chat.review.bad_number", number=number)
-    leave_id = ids[number - 1]
-    if action == "approve":
-        return await _decide(ctx, leave_id, approve=True)
-    if action == "deny":
-        return await _ask_reason(ctx, leave_id)
-    found = await _decidable(ctx, leave_id)
-    if isinstance(found, str):
-        return await _show_list(ctx, found)
+async def _detail(ctx: Context, number: int, found: Pending) -> str:
     leave, activity, member = found
-    ctx.conv.set(LeaveReview.decide, current=leave_id)
     return ctx.t("leave_chat.review.detail", name=member.name, group=await _group_name(ctx, member),
                  activity=activity_line(ctx, activity), kind=ctx.t(f"leave.kind.{leave.kind.value}"),
-                 reason=leave.reason, created=local_when(ctx, leave.created_at))
+                 reason=leave.reason, created=day_time(ctx, leave.created_at))
 
 
-async def _ask_reason(ctx: Context, leave_id: int) -> str:
-    found = await _decidable(ctx, leave_id)
-    if isinstance(found, str):
-        return await _show_list(ctx, found)
-    _, activity, member = found
-    ctx.conv.set(LeaveReview.reason, current=leave_id)
-    return ctx.t("leave_chat.review.ask_reason", name=member.name, activity=activity_line(ctx, activity),
-                 min=ops.REASON_MIN, max=ops.REASON_MAX)
-
-
-async def _decide(ctx: Context, leave_id: int, *, approve: bool, note: str = "") -> str:
-    found = await _decidable(ctx, leave_id)
-    if isinstance(found, str):
-        return await _show_list(ctx, found)
-    leave, activity, member = found
-    try:
-        await ops.decide_leave(ctx.session, leave, approve=approve, by=ctx.member, note=note, now=ctx.now,
-                               texts=ctx.services.texts)
-    except ops.ActivityError as exc:
-        return await _show_list(ctx, render_error(ctx, exc))
-    ctx.pushed = True  # the member's notice: wake the delivery worker after the commit
-    key = "leave_chat.review.approved" if approve else "leave_chat.review.denied"
-    return await _show_list(ctx, ctx.t(key, name=member.name, activity=activity_line(ctx, activity)))
-
-
-async def _decidable(ctx: Context, leave_id: int) -> tuple[LeaveRequest, Activity, Member] | str:
+async def _decidable(ctx: Context, leave_id: int) -> Pending | str:
     """The pending request with its activity and member, or the sentence saying why it cannot be decided
     by this person now. The same checks run again inside :func:`bot.domain.activities.decide_leave`."""
     leave = await ctx.session.get(LeaveRequest, leave_id)
@@ -176,26 +96,22 @@ async def _decidable(ctx: Context, leave_id: int) -> tuple[LeaveRequest, Activit
     return leave, activity, member
 
 
-async def _show_list(ctx: Context, before: str = "", *, after_decision: bool = True) -> str:
-    """The pending requests this person may decide, numbered; ends the conversation when there are none."""
-    assert ctx.member is not None
-    rows = await ops.pending_leave_for(ctx.session, ctx.member, limit=SHOWN + 1)
-    lines = [before] if before else []
-    if not rows:
-        ctx.conv.finish()
-        lines.append(ctx.t("leave_chat.review.done" if after_decision else "leave_chat.review.empty"))
-        return "\n".join(lines)
-    shown = rows[:SHOWN]
-    ctx.conv.set(LeaveReview.choose, ids=[leave.id for leave, _, _ in shown], current=None)
-    listing = [ctx.t("leave_chat.review.title", count=len(shown))]
-    for number, (leave, activity, member) in enumerate(shown, start=1):
-        listing.append(ctx.t("leave_chat.review.item", number=number, name=member.name,
-                             activity=activity_line(ctx, activity), kind=ctx.t(f"leave.kind.{leave.kind.value}"),
-                             reason=leave.reason))
-    if len(rows) > SHOWN:
-        listing.append(ctx.t("leave_chat.review.more", shown=SHOWN))
-    listing.append(ctx.t("leave_chat.review.how"))
-    return "\n\n".join([*lines, "\n".join(listing)]) if lines else "\n".join(listing)
+def _decide(approve: bool) -> Callable[[Context, Pending, str | None], Awaitable[str]]:
+    async def decide(ctx: Context, found: Pending, note: str | None) -> str:
+        leave, activity, member = found
+        await ops.decide_leave(ctx.session, leave, approve=approve, by=ctx.member, note=note or "", now=ctx.now,
+                               texts=ctx.services.texts)
+        ctx.pushed = True  # the member's notice: wake the delivery worker after the commit
+        key = "leave_chat.review.approved" if approve else "leave_chat.review.denied"
+        return ctx.t(key, name=member.name, activity=activity_line(ctx, activity))
+
+    return decide
+
+
+def _ask_reason(ctx: Context, found: Pending) -> str:
+    _, activity, member = found
+    return ctx.t("leave_chat.review.ask_reason", name=member.name, activity=activity_line(ctx, activity),
+                 min=ops.REASON_MIN, max=ops.REASON_MAX)
 
 
 async def _group_name(ctx: Context, member: Member) -> str:
@@ -203,7 +119,21 @@ async def _group_name(ctx: Context, member: Member) -> str:
     return group.name if group is not None else "-"
 
 
-def _allowed(ctx: Context) -> bool:
-    """May this person decide any leave at all? (Which requests, :func:`may_decide_leave` says per request.)"""
-    return groups_within_reach(ctx.member, Action.APPROVE_LEAVE) != frozenset() or can(
-        ctx.member, Action.APPROVE_PLENARY_LEAVE)
+QUEUE = review.ReviewQueue(
+    LeaveReview, START_WORDS, "LEAVE_REVIEW", allowed=_allowed, load=_pending, ident=lambda row: row[0].id or 0,
+    line=_line, check=_decidable, detail=_detail, shown=SHOWN,
+    actions=[
+        review.Action("approve", words.APPROVE, _decide(approve=True)),
+        review.Action("deny", words.REJECT, _decide(approve=False), ask=review.Ask(
+            LeaveReview.reason, _ask_reason,
+            review.read_reason(ops.REASON_MIN, ops.REASON_MAX, "leave_chat.review.bad_reason",
+                               min=ops.REASON_MIN, max=ops.REASON_MAX))),
+    ],
+    texts=review.QueueTexts(
+        forbidden="leave_chat.review.forbidden", empty="leave_chat.review.empty", done="leave_chat.review.done",
+        title="leave_chat.review.title", more="leave_chat.review.more", how="leave_chat.review.how",
+        bad_input="leave_chat.review.bad_input", bad_decision="leave_chat.review.bad_decision",
+        bad_number="leave_chat.review.bad_number",
+        gap="\n", done_after_refusal=True),  # "已批准…" and "都处理完了" read as one message
+)
+QUEUE.install(router)

@@ -22,7 +22,6 @@ is withdrawn or denied.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +31,7 @@ from bot.chat.router import Router
 from bot.domain import activities as ops
 from bot.domain.authz import Action, can
 from bot.domain.notices import latest_meeting_for, respond
+from handlers.kit.dates import hhmm, weekday_when
 from models.activity import Activity, LeaveStatus
 from models.member import Member, MemberStatus
 from models.notice import ActivityResponse, Notice, NoticeKind, NoticeReceipt, Response
@@ -67,9 +67,8 @@ async def attend(ctx: Context) -> str:
 
 def confirmation(ctx: Context, activity: Activity) -> list[str]:
     """What the member needs on the day: the activity, where and when, and how sign-in works."""
-    zone = ZoneInfo(ctx.services.settings.scheduler.timezone)
-    opens, starts = activity.signin_opens_at.astimezone(zone), activity.starts_at.astimezone(zone)
-    opens_text = (ctx.t("study_chat.attend.same_day", time=opens.strftime("%H:%M")) if opens.date() == starts.date()
+    same_day = ctx.local(activity.signin_opens_at).date() == ctx.local(activity.starts_at).date()
+    opens_text = (ctx.t("study_chat.attend.same_day", time=hhmm(ctx, activity.signin_opens_at)) if same_day
                   else when(ctx, activity.signin_opens_at))
     lines = [
         ctx.t("study_chat.attend.detail", type=ctx.t(f"activity.type.{activity.type.value}"), title=activity.title,
@@ -84,9 +83,7 @@ def confirmation(ctx: Context, activity: Activity) -> list[str]:
 
 def when(ctx: Context, moment: datetime) -> str:
     """``11月25日（周三）09:00``: the same words as the notice the member is answering."""
-    local = moment.astimezone(ZoneInfo(ctx.services.settings.scheduler.timezone))
-    return ctx.t("notice.when", month=local.month, day=local.day, time=local.strftime("%H:%M"),
-                 weekday=ctx.t(f"notice.weekday.{local.weekday()}"))
+    return weekday_when(ctx, moment, year=False)
 
 
 def refusal_for(ctx: Context, action: Action) -> str | None:

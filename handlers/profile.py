@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from bot.chat.context import Context
 from bot.chat.router import Router, State, StatesGroup, normalise
 from bot.domain import members as ops
+from handlers.kit.words import CONFIRM
 from models.member import Member
 
 
@@ -31,7 +32,6 @@ router = Router("profile")
 router.describe("我的", "members.help.me")
 router.describe("解绑", "members.help.unbind")
 
-CONFIRM_WORDS = frozenset(normalise(word) for word in ("确认", "确定", "是", "confirm", "yes"))
 
 ProfileSection = Callable[[Context, Member], Awaitable[str | None]]
 PROFILE_SECTIONS: list[ProfileSection] = []
@@ -74,7 +74,7 @@ async def ask_unbind(ctx: Context) -> str:
 @router.state(Unbind.confirm)
 async def confirm_unbind(ctx: Context) -> str:
     ctx.conv.finish()
-    if normalise(ctx.text) not in CONFIRM_WORDS:
+    if normalise(ctx.text) not in CONFIRM:
         return ctx.t("members.unbind.kept")
     if not await ops.unbind(ctx.session, ctx.event.platform, ctx.event.user_id):
         return ctx.t("members.unbind.not_bound")

@@ -16,9 +16,10 @@ stateDiagram-v2
 ```
 
 Every step re-asks on a wrong answer; the third wrong answer in a row ends the conversation politely
-(``conversation.max_wrong_answers``). What was typed lives in the conversation data, which the
-dispatcher stores with each message, so a restart in the middle loses nothing. Numbered choices are
-stored as ids when shown, so the numbers keep meaning what the member saw.
+(``conversation.max_wrong_answers``); ``注册`` typed at any step starts over (``reentry=True``). What was
+typed lives in the conversation data, which the dispatcher stores with each message, so a restart in the
+middle loses nothing. Numbered choices are stored as ids when shown, so the numbers keep meaning what the
+member saw.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import re
 from sqlalchemy import select
 
 from bot.chat.context import Context
-from bot.chat.router import Router, State, StatesGroup, normalise
+from bot.chat.router import Router, State, StatesGroup, leave_conversation, normalise
 from bot.domain import members as ops
 from bot.domain.roster import clean_name, normalise_mobile
 from handlers.kit.choices import numbered, pick
@@ -45,14 +46,14 @@ class Register(StatesGroup):
 
 router = Router("register")
 router.describe("注册", "members.help.register", audience="guest")
+router.on_reentry(leave_conversation)  # 注册 typed again at a step starts over, the answers forgotten
 
 START_WORDS = ("注册", "register", "绑定", "我要注册")
-_START = frozenset(normalise(word) for word in START_WORDS)
 NAME_MIN, NAME_MAX = 2, 20
 _DIGIT = re.compile(r"\d")
 
 
-@router.command(*START_WORDS)
+@router.command(*START_WORDS, reentry=True)
 @router.click("REGISTER")
 async def start(ctx: Context) -> str:
     if ctx.member is not None:
@@ -67,8 +68,6 @@ async def start(ctx: Context) -> str:
 async def got_name(ctx: Context) -> str:
     if ctx.member is not None:
         return await _already_bound(ctx)
-    if _is_restart(ctx):
-        return await start(ctx)
     name = clean_name(ctx.text)
     if not NAME_MIN <= len(name) <= NAME_MAX or _DIGIT.search(normalise(name)):
         return ctx.re_ask("register.bad_name")
@@ -80,8 +79,6 @@ async def got_name(ctx: Context) -> str:
 async def got_mobile(ctx: Context) -> str:
     if ctx.member is not None:
         return await _already_bound(ctx)
-    if _is_restart(ctx):
-        return await start(ctx)
     mobile = normalise_mobile(ctx.text)
     if mobile is None:
         return ctx.re_ask("register.bad_mobile")
@@ -108,14 +105,9 @@ async def got_mobile(ctx: Context) -> str:
 
 @router.state(Register.sector)
 async def got_sector(ctx: Context) -> str:
-    if ctx.member is not None:
-        return await _already_bound(ctx)
-    if _is_restart(ctx):
-        return await start(ctx)
-    options = await _options(ctx, Sector, ctx.conv.data.get("choices", []))
-    chosen = choose(ctx.text, options)
-    if chosen is None:
-        return ctx.re_ask("register.bad_choice", text=ctx.text[:20])
+    chosen = await _chosen(ctx, Sector)
+    if isinstance(chosen, str):
+        return chosen
     groups = await _all_options(ctx, LiaisonGroup)
     ctx.conv.set(Register.group, sector_id=chosen, choices=[ident for ident, _ in groups])
     return ctx.t("register.ask_group", choices=numbered([name for _, name in groups]))
@@ -123,14 +115,9 @@ async def got_sector(ctx: Context) -> str:
 
 @router.state(Register.group)
 async def got_group(ctx: Context) -> str:
-    if ctx.member is not None:
-        return await _already_bound(ctx)
-    if _is_restart(ctx):
-        return await start(ctx)
-    options = await _options(ctx, LiaisonGroup, ctx.conv.data.get("choices", []))
-    chosen = choose(ctx.text, options)
-    if chosen is None:
-        return ctx.re_ask("register.bad_choice", text=ctx.text[:20])
+    chosen = await _chosen(ctx, LiaisonGroup)
+    if isinstance(chosen, str):
+        return chosen
     data = ctx.conv.data
     mobile = str(data["mobile"])
     if not await _mobile_reusable(ctx, mobile):
@@ -141,11 +128,11 @@ async def got_group(ctx: Context) -> str:
         platform=ctx.event.platform, external_id=ctx.event.user_id, now=ctx.now, texts=ctx.services.texts,
     )
     ctx.pushed = True  # secretaries were notified: wake the delivery worker after the commit
-    names = dict(options)
+    group = await ctx.session.get(LiaisonGroup, chosen)
     sector = await ctx.session.get(Sector, data.get("sector_id")) if data.get("sector_id") else None
     ctx.conv.finish()
     return ctx.t("register.applied", name=data["name"], mobile=mobile,
-                 sector=sector.name if sector else "-", group=names.get(chosen, "-"))
+                 sector=sector.name if sector else "-", group=group.name if group else "-")
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -160,6 +147,17 @@ async def _offer_application(ctx: Context, mobile: str) -> str:
     return ctx.t("register.not_in_roster") + "\n" + ctx.t("register.ask_sector", choices=choices)
 
 
+async def _chosen(ctx: Context, model: type[Sector] | type[LiaisonGroup]) -> int | str:
+    """The id of the sector or group chosen from the list shown, or the answer instead: asked again, or
+    "already registered" for someone bound meanwhile (a secretary approved an earlier application)."""
+    if ctx.member is not None:
+        return await _already_bound(ctx)
+    chosen = choose(ctx.text, await _options(ctx, model, ctx.conv.data.get("choices", [])))
+    if chosen is None:
+        return ctx.re_ask("register.bad_choice", text=ctx.text[:20])
+    return chosen
+
+
 async def _mobile_reusable(ctx: Context, mobile: str) -> bool:
     member = await ops.find_by_mobile(ctx.session, mobile)
     return member is None or member.status is MemberStatus.REJECTED
@@ -170,11 +168,6 @@ async def _already_bound(ctx: Context) -> str:
     assert ctx.member is not None
     ctx.conv.finish()
     return ctx.t("register.already_bound", profile=await render_profile(ctx, ctx.member))
-
-
-def _is_restart(ctx: Context) -> bool:
-    """注册 typed again inside the conversation: start over rather than count a wrong answer."""
-    return normalise(ctx.text) in _START
 
 
 def _same_name(on_roster: str, typed: str) -> bool:

@@ -32,12 +32,11 @@ The draft is a ``report`` row (status ``draft``) written at every step together 
 so ``继续`` finds it after ``取消``, an idle timeout or a restart. ``取消`` (handled first, by
 ``handlers.common``) ends the conversation but keeps the draft: nothing a member typed is lost by a
 slip of the finger; ``放弃`` in the preview deletes it. A returned report is edited in place and
-resubmitted with ``提交``.
+resubmitted with ``提交``. ``报送`` and ``继续`` typed inside these conversations mean the command, not a title
+or a line of the body (``reentry=True``); ``继续`` there resumes the report of the conversation.
 """
 
 from __future__ import annotations
-
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
@@ -47,7 +46,11 @@ from bot.chat.router import Router, State, StatesGroup, normalise
 from bot.domain import reports as ops
 from bot.domain.authz import Action, can
 from bot.domain.media import new_photo
+from bot.domain.refusals import Refusal
 from handlers.kit.choices import numbered, pick
+from handlers.kit.dates import stamp
+from handlers.kit.paging import line_of
+from handlers.kit.words import DONE, EDIT, REWRITE, SUBMIT, answer
 from models.report import Report, ReportEvent, ReportPhoto, ReportStatus
 
 
@@ -73,39 +76,38 @@ router.describe("我的报送", "report.help.mine")
 START_WORDS = ("报送", "report", "写报送", "社情民意")
 RESUME_WORDS = ("继续", "resume", "continue")
 MINE_WORDS = ("我的报送", "my reports")
-_START = frozenset(normalise(w) for w in START_WORDS)
-_RESUME = frozenset(normalise(w) for w in RESUME_WORDS)
-DONE_WORDS = frozenset(normalise(w) for w in ("完成", "好了", "写完了", "done"))
-REWRITE_WORDS = frozenset(normalise(w) for w in ("重写", "rewrite"))
-SUBMIT_WORDS = frozenset(normalise(w) for w in ("提交", "submit"))
-EDIT_WORDS = frozenset(normalise(w) for w in ("修改", "edit"))
-DISCARD_WORDS = frozenset(normalise(w) for w in ("放弃", "删除草稿", "discard"))
-NEW_WORDS = frozenset(normalise(w) for w in ("新写", "重新开始", "new"))
-WITHDRAW_WORDS = frozenset(normalise(w) for w in ("撤回", "withdraw"))
+# Answers of this flow only (the shared ones: handlers.kit.words).
+DISCARD_WORDS = answer("放弃", "删除草稿", "discard")
+NEW_WORDS = answer("新写", "重新开始", "new")
+WITHDRAW_WORDS = answer("撤回", "withdraw")
 PARTS = ("title", "category", "body", "photos")
 SNIPPET = 80  # characters of the body shown in the preview: enough to recognise it on a phone
 
 
 # --- starting and resuming ------------------------------------------------------------------------
 
-@router.command(*START_WORDS)
+@router.command(*START_WORDS, reentry=True)
 @router.click("REPORT")
 async def start(ctx: Context) -> str:
     if not _may_report(ctx):
         return ctx.t("report.not_member")
     drafts = [r for r in await ops.editable_reports(ctx.session, _member_id(ctx)) if r.status is ReportStatus.DRAFT]
+    ctx.conv.finish()  # a fresh start forgets any other conversation's data (and this one's, typed inside it)
     if drafts:
         ctx.conv.set(ReportFlow.existing, report_id=drafts[0].id)
         return ctx.t("report.existing", title=drafts[0].title or ctx.t("report.untitled"))
-    ctx.conv.finish()  # a fresh start forgets any other conversation's data
     ctx.conv.set(ReportFlow.title)
     return ctx.t("report.ask_title", limit=ops.TITLE_MAX)
 
 
-@router.command(*RESUME_WORDS)
+@router.command(*RESUME_WORDS, reentry=True)
 async def resume(ctx: Context) -> str:
     if not _may_report(ctx):
         return ctx.t("report.not_member")
+    # Inside the flow (a draft waiting at 报送, or a step) 继续 means the report of this conversation.
+    current = await _current(ctx) if ReportFlow.contains(ctx.conv.state) else None
+    if current is not None:
+        return await _resume_at_step(ctx, current)
     reports = await ops.editable_reports(ctx.session, _member_id(ctx))
     if not reports:
         return ctx.t("report.nothing_to_resume")
@@ -118,8 +120,6 @@ async def existing_choice(ctx: Context) -> str:
     if report is None:
         return await start(ctx)
     typed = normalise(ctx.text)
-    if typed in _RESUME:
-        return await _resume_at_step(ctx, report)
     if typed in NEW_WORDS:
         await _delete_draft(ctx, report)
         ctx.conv.finish()
@@ -147,8 +147,6 @@ async def _resume_at_step(ctx: Context, report: Report) -> str:
 
 @router.state(ReportFlow.title)
 async def got_title(ctx: Context) -> str:
-    if (restarted := await _restart_or_resume(ctx)) is not None:
-        return restarted
     title = " ".join(ctx.text.split())
     if not title:
         return _again(ctx, "report.ask_title", limit=ops.TITLE_MAX)
@@ -170,8 +168,6 @@ async def got_title(ctx: Context) -> str:
 
 @router.state(ReportFlow.category)
 async def got_category(ctx: Context) -> str:
-    if (restarted := await _restart_or_resume(ctx)) is not None:
-        return restarted
     report = await _current(ctx)
     if report is None:
         return await _lost(ctx)
@@ -189,15 +185,13 @@ async def got_category(ctx: Context) -> str:
 
 @router.state(ReportFlow.body)
 async def got_body_text(ctx: Context) -> str:
-    if (restarted := await _restart_or_resume(ctx)) is not None:
-        return restarted
     report = await _current(ctx)
     if report is None:
         return await _lost(ctx)
     typed = normalise(ctx.text)
-    if typed in DONE_WORDS:
+    if typed in DONE:
         return await _body_done(ctx, report)
-    if typed in REWRITE_WORDS:
+    if typed in REWRITE:  # 重写: the body cleared, written again from nothing
         report.body = ""
         _save_step(ctx, report, "body")
         return ctx.t("report.body_cleared", min=ops.BODY_MIN, max=ops.BODY_MAX)
@@ -229,15 +223,13 @@ async def _body_done(ctx: Context, report: Report) -> str:
 
 @router.state(ReportFlow.preview)
 async def preview_answer(ctx: Context) -> str:
-    if (restarted := await _restart_or_resume(ctx)) is not None:
-        return restarted
     report = await _current(ctx)
     if report is None:
         return await _lost(ctx)
     typed = normalise(ctx.text)
-    if typed in SUBMIT_WORDS:
+    if typed in SUBMIT:
         return await _submit(ctx, report)
-    if typed in EDIT_WORDS:
+    if typed in EDIT:
         ctx.conv.set(ReportFlow.part)
         return ctx.t("report.ask_part")
     if typed in DISCARD_WORDS:
@@ -257,8 +249,6 @@ async def preview_image(ctx: Context) -> str:
 
 @router.state(ReportFlow.part)
 async def chose_part(ctx: Context) -> str:
-    if (restarted := await _restart_or_resume(ctx)) is not None:
-        return restarted
     report = await _current(ctx)
     if report is None:
         return await _lost(ctx)
@@ -300,8 +290,8 @@ async def _submit(ctx: Context, report: Report) -> str:
         return ctx.t(problems[0], min=ops.BODY_MIN, max=ops.BODY_MAX) + "\n" + ctx.t("report.preview_how")
     try:
         outcome = await ops.transition(ctx.session, _id(report), "submit", by=ctx.member, now=ctx.now,
-                                       texts=ctx.services.texts, categories=_categories(ctx), zone=_zone(ctx))
-    except ops.ReportError as exc:
+                                       texts=ctx.services.texts, categories=_categories(ctx), zone=ctx.zone)
+    except Refusal as exc:
         ctx.conv.finish()
         return exc.render(ctx.services.texts)
     ctx.pushed = ctx.pushed or outcome.notified
@@ -352,11 +342,11 @@ async def my_reports(ctx: Context) -> str:
 
 @router.state(MyReports.choose)
 async def chose_mine(ctx: Context) -> str:
-    ids = [int(i) for i in ctx.conv.data.get("ids", [])]
     typed = normalise(ctx.text).rstrip(".、")
-    if not typed.isdigit() or not 1 <= int(typed) <= len(ids):
-        return _again(ctx, "report.mine.bad_number", count=len(ids))
-    report = await ctx.session.get(Report, ids[int(typed) - 1])
+    line = line_of(ctx, int(typed) if typed.isdigit() else 0)
+    if line.id is None:
+        return _again(ctx, "report.mine.bad_number", count=line.count)
+    report = await ctx.session.get(Report, line.id)
     if report is None or report.member_id != _member_id(ctx):
         ctx.conv.finish()
         return ctx.t("report.errors.not_found")
@@ -375,10 +365,10 @@ async def detail_answer(ctx: Context) -> str:
         try:
             await ops.transition(ctx.session, _id(report), "withdraw", by=ctx.member, now=ctx.now,
                                  texts=ctx.services.texts)
-        except ops.ReportError as exc:
+        except Refusal as exc:
             return exc.render(ctx.services.texts)
         return ctx.t("report.withdrawn", title=report.title)
-    if typed in EDIT_WORDS:
+    if typed in EDIT:
         if report.status not in ops.EDITABLE_STATUSES:
             ctx.conv.finish()
             return ctx.t("report.not_editable", status=_status_text(ctx, report))
@@ -396,11 +386,11 @@ async def render_detail(ctx: Context, report: Report, *, for_member: bool) -> st
     if report.review_comment and report.status in (ReportStatus.RETURNED, ReportStatus.NOT_ADOPTED):
         lines.append(ctx.t("report.detail.comment", comment=report.review_comment))
     for event in await ops.history(ctx.session, _id(report)):
-        lines.append(ctx.t("report.detail.event", date=_local(ctx, event.at),
+        lines.append(ctx.t("report.detail.event", date=stamp(ctx, event.at),
                            action=ctx.t(f"report.action.{event.action}"),
                            comment=f"：{event.comment}" if event.comment else ""))
     for instruction in await ops.instructions(ctx.session, _id(report)):
-        lines.append(ctx.t("report.detail.instruction", date=_local(ctx, instruction.given_at),
+        lines.append(ctx.t("report.detail.instruction", date=stamp(ctx, instruction.given_at),
                            leader=instruction.leader, text=instruction.text))
     if for_member:
         if report.status is ReportStatus.SUBMITTED:
@@ -458,17 +448,6 @@ def _length_note(ctx: Context, length: int) -> str:
 def _again(ctx: Context, key: str, **values: object) -> str:
     """A wrong answer; after too many the conversation ends, and the member learns the draft is kept."""
     return ctx.re_ask(key, closing_note=ctx.t("report.draft_kept"), **values)
-
-
-async def _restart_or_resume(ctx: Context) -> str | None:
-    """``报送`` or ``继续`` typed inside the flow means the command, not a title or a line of the body."""
-    typed = normalise(ctx.text)
-    if typed in _START:
-        return await start(ctx)
-    if typed in _RESUME:
-        report = await _current(ctx)
-        return await _resume_at_step(ctx, report) if report is not None else await resume(ctx)
-    return None
 
 
 async def _lost(ctx: Context) -> str:
@@ -531,16 +510,6 @@ def _id(report: Report) -> int:
     return report.id
 
 
-def _zone(ctx: Context) -> ZoneInfo:
-    return ZoneInfo(ctx.services.settings.scheduler.timezone)
-
-
 def _year(ctx: Context) -> int:
-    return ops.local_year(ctx.now, _zone(ctx))
+    return ops.local_year(ctx.now, ctx.zone)
 
-
-def _local(ctx: Context, moment: object) -> str:
-    from datetime import datetime
-
-    assert isinstance(moment, datetime)
-    return moment.astimezone(_zone(ctx)).strftime("%m-%d %H:%M")

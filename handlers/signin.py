@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.chat.context import Context
 from bot.chat.events import Kind
@@ -52,6 +51,7 @@ from bot.domain.activities import (
     sign_in,
     sign_in_by_location,
 )
+from handlers.kit.dates import day, hhmm
 from models.activity import Activity, ActivityStatus, SignInMethod
 from models.member import Member, MemberStatus
 
@@ -92,7 +92,7 @@ async def how_to_sign_in(ctx: Context) -> str:
         if around:
             first = around[0]
             return ctx.t("signin.opens_later", title=first.title, when=_day(ctx, first.signin_opens_at),
-                         time=_hhmm(ctx, first.signin_opens_at))
+                         time=hhmm(ctx, first.signin_opens_at))
         return ctx.t("signin.nothing_now")
     waiting: list[Activity] = []
     done: list[SignInResult] = []
@@ -236,19 +236,19 @@ def _answer(ctx: Context, result: SignInResult) -> str:
     activity, row = result.activity, result.attendance
     assert activity is not None
     title = activity.title
-    signed_at = _hhmm(ctx, row.signed_in_at) if row is not None and row.signed_in_at else "-"
+    signed_at = hhmm(ctx, row.signed_in_at) if row is not None and row.signed_in_at else "-"
     match result.outcome:
         case Outcome.SIGNED_IN:
             return ctx.t("signin.signed_in", title=title, time=signed_at)
         case Outcome.LATE:
-            return ctx.t("signin.late", title=title, start=_hhmm(ctx, activity.starts_at), time=signed_at)
+            return ctx.t("signin.late", title=title, start=hhmm(ctx, activity.starts_at), time=signed_at)
         case Outcome.ALREADY:
             return ctx.t("signin.already", title=title, time=signed_at)
         case Outcome.NOT_OPEN:
             opens = activity.signin_opens_at
-            return ctx.t("signin.not_open", title=title, when=_day(ctx, opens), time=_hhmm(ctx, opens))
+            return ctx.t("signin.not_open", title=title, when=_day(ctx, opens), time=hhmm(ctx, opens))
         case Outcome.CLOSED:
-            return ctx.t("signin.closed", title=title, time=_hhmm(ctx, activity.signin_closes_at))
+            return ctx.t("signin.closed", title=title, time=hhmm(ctx, activity.signin_closes_at))
         case Outcome.CANCELLED:
             return ctx.t("signin.cancelled", title=title)
         case Outcome.NOT_IN_AUDIENCE:
@@ -257,7 +257,7 @@ def _answer(ctx: Context, result: SignInResult) -> str:
 
 
 def _ways(ctx: Context, activities: list[Activity]) -> str:
-    lines = [ctx.t("signin.how.open", title=a.title, closes=_hhmm(ctx, a.signin_closes_at)) for a in activities]
+    lines = [ctx.t("signin.how.open", title=a.title, closes=hhmm(ctx, a.signin_closes_at)) for a in activities]
     lines += [ctx.t("signin.how.ways"), ctx.t("signin.how.code"), ctx.t("signin.how.scan")]
     if any(activity.has_geofence and not activity.require_location for activity in activities):
         lines.append(ctx.t("signin.how.location"))
@@ -325,22 +325,13 @@ def _again(ctx: Context, key: str, **values: Any) -> str:
 # --- local time -----------------------------------------------------------------------------------
 
 
-def _zone(ctx: Context) -> ZoneInfo:
-    return ZoneInfo(ctx.services.settings.scheduler.timezone)  # the committee's local time
-
-
-def _hhmm(ctx: Context, moment: datetime) -> str:
-    return moment.astimezone(_zone(ctx)).strftime("%H:%M")
-
-
 def _day(ctx: Context, moment: datetime) -> str:
     """``今天`` or ``11月21日``: members read dates, not ISO strings."""
-    local = moment.astimezone(_zone(ctx))
-    if local.date() == ctx.now.astimezone(_zone(ctx)).date():
+    if ctx.local(moment).date() == ctx.local_now.date():
         return ctx.t("signin.today")
-    return ctx.t("signin.date", month=local.month, day=local.day)
+    return day(ctx, moment)
 
 
 def _end_of_day(ctx: Context) -> datetime:
-    local = ctx.now.astimezone(_zone(ctx))
+    local = ctx.local_now
     return local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)

@@ -12,8 +12,9 @@ stateDiagram-v2
     [*] --> [*]: 已学 / the newest unread pushed material read (via reply), thanks; none / said so
 ```
 
-``新建学习`` / ``添加学习材料``: a secretary adds a material and pushes it, like ``群发`` (:mod:`handlers.broadcast`,
-whose audience steps and ``定时`` parsing are shared):
+``新建学习`` / ``添加学习材料``: a secretary adds a material and pushes it, like ``群发`` (its audience steps are
+:data:`handlers.kit.audience.BROADCAST_PICKER`'s, its ``定时`` parsing :func:`handlers.broadcast.scheduled_at`;
+``新建学习`` typed at any step starts again, ``reentry=True``):
 
 ```mermaid
 stateDiagram-v2
@@ -56,11 +57,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from bot.chat.context import Context
-from bot.chat.router import Router, State, StatesGroup, normalise
-from bot.domain.activities import ActivityError
+from bot.chat.router import Router, State, StatesGroup, leave_conversation, normalise
 from bot.domain.authz import Action
 from bot.domain.links import material_link
 from bot.domain.notices import TITLE_MAX, URL_MAX, outbox_for
+from bot.domain.refusals import Refusal
 from bot.domain.study import (
     SUMMARY_MAX,
     add_material,
@@ -70,16 +71,10 @@ from bot.domain.study import (
     materials_for,
     push_material,
 )
-from handlers.broadcast import (
-    CONFIRM_WORDS,
-    ChosenAudience,
-    answer_choice,
-    answer_kind,
-    answer_members,
-    ask_kind,
-    broadcaster,
-    scheduled_at,
-)
+from handlers.broadcast import CONFIRM_WORDS, broadcaster, scheduled_at
+from handlers.kit.audience import BROADCAST_PICKER, ChosenAudience
+from handlers.kit.paging import line_of
+from handlers.kit.words import SKIP
 from handlers.notice_reply import refusal_for
 from models.activity import Audience
 from models.member import Member, MemberStatus
@@ -104,13 +99,12 @@ router = Router("study")
 router.describe("学习", "study_chat.help.study")
 router.describe("已学", "study_chat.help.studied")
 router.describe("新建学习", "study_admin.help.new", audience="secretary")
+router.on_reentry(leave_conversation)  # 新建学习 typed at a step drops the draft (refused or started again)
 
 LIST_WORDS = ("学习", "study", "学习材料", "我的学习")
 STUDIED_WORDS = ("已学", "已学习", "学完了", "学过了", "studied")
 CHAT_TEXT_MAX = 2000  # characters (about 6 KB: three chat messages); beyond, the page behind the link
 NEW_WORDS = ("新建学习", "添加学习材料", "添加学习", "新建学习材料", "new study")
-_NEW = frozenset(normalise(word) for word in NEW_WORDS)
-SKIP_WORDS = frozenset(normalise(word) for word in ("跳过", "无", "没有", "skip", "none"))
 TEXT_MAX = 5000  # characters of a text material typed in chat (one message; longer texts: the admin API)
 PREVIEW_CHARS = 100  # of a text material, in the preview
 _LINKISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)", re.IGNORECASE)
@@ -140,12 +134,10 @@ async def open_listed(ctx: Context) -> str:
     if (refusal := refusal_for(ctx, Action.VIEW_OWN_PROFILE)) is not None:
         ctx.conv.finish()
         return refusal
-    assert ctx.match is not None
-    number = int(ctx.match.group(1))
-    ids = [int(ident) for ident in ctx.conv.data.get("ids", [])]
-    if not 1 <= number <= len(ids):
-        return ctx.re_ask("study_chat.list.bad_number", number=number, count=len(ids))
-    material = await ctx.session.get(StudyMaterial, ids[number - 1])
+    line = line_of(ctx)
+    if line.id is None:
+        return ctx.re_ask("study_chat.list.bad_number", number=line.number, count=line.count)
+    material = await ctx.session.get(StudyMaterial, line.id)
     if material is None:  # removed meanwhile: the list as it is now
         return await show_list(ctx)
     return await _open(ctx, material)
@@ -214,7 +206,7 @@ def _member(ctx: Context) -> Member:
 
 # --- 新建学习: a secretary adds a material ------------------------------------------------------------------------
 
-@router.command(*NEW_WORDS)
+@router.command(*NEW_WORDS, reentry=True)
 async def new_material(ctx: Context) -> str:
     if broadcaster(ctx) is None:
         return _admin_refusal(ctx)
@@ -230,8 +222,8 @@ async def new_cancelled(ctx: Context) -> str:
 
 @router.state(NewMaterial.title)
 async def got_title(ctx: Context) -> str:
-    if (interrupted := await _admin_interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := _admin_stopped(ctx)) is not None:
+        return stopped
     title = " ".join(ctx.text.split())
     if not title or len(title) > TITLE_MAX:
         return ctx.re_ask("study_admin.new.bad_title", max=TITLE_MAX, length=len(title))
@@ -241,8 +233,8 @@ async def got_title(ctx: Context) -> str:
 
 @router.state(NewMaterial.content)
 async def got_content(ctx: Context) -> str:
-    if (interrupted := await _admin_interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := _admin_stopped(ctx)) is not None:
+        return stopped
     text = ctx.text  # line breaks are part of a text material
     if _LINKISH.match(text):
         if not _is_link(text):
@@ -257,43 +249,43 @@ async def got_content(ctx: Context) -> str:
 
 @router.state(NewMaterial.summary)
 async def got_summary(ctx: Context) -> str:
-    if (interrupted := await _admin_interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := _admin_stopped(ctx)) is not None:
+        return stopped
     summary = " ".join(ctx.text.split())  # one line: a summary is shown under the title in the push
-    if normalise(summary) in SKIP_WORDS:
+    if normalise(summary) in SKIP:
         summary = ""
     elif not summary or len(summary) > SUMMARY_MAX:
         return ctx.re_ask("study_admin.new.bad_summary", max=SUMMARY_MAX, length=len(summary))
     ctx.conv.set(NewMaterial.kind, summary=summary)
-    return ask_kind(ctx, "study_admin.new.ask_kind")
+    return BROADCAST_PICKER.ask_kind(ctx, "study_admin.new.ask_kind")
 
 
 @router.state(NewMaterial.kind)
 async def got_kind(ctx: Context) -> str:
-    if (interrupted := await _admin_interrupted(ctx)) is not None:
-        return interrupted
-    return await _audience_chosen(ctx, await answer_kind(ctx, choose=NewMaterial.choose,
-                                                         members=NewMaterial.members))
+    if (stopped := _admin_stopped(ctx)) is not None:
+        return stopped
+    return await _audience_chosen(ctx, await BROADCAST_PICKER.answer_kind(ctx, choose=NewMaterial.choose,
+                                                                          members=NewMaterial.members))
 
 
 @router.state(NewMaterial.choose)
 async def got_choice(ctx: Context) -> str:
-    if (interrupted := await _admin_interrupted(ctx)) is not None:
-        return interrupted
-    return await _audience_chosen(ctx, await answer_choice(ctx))
+    if (stopped := _admin_stopped(ctx)) is not None:
+        return stopped
+    return await _audience_chosen(ctx, await BROADCAST_PICKER.answer_choice(ctx))
 
 
 @router.state(NewMaterial.members)
 async def got_members(ctx: Context) -> str:
-    if (interrupted := await _admin_interrupted(ctx)) is not None:
-        return interrupted
-    return await _audience_chosen(ctx, await answer_members(ctx))
+    if (stopped := _admin_stopped(ctx)) is not None:
+        return stopped
+    return await _audience_chosen(ctx, await BROADCAST_PICKER.answer_members(ctx))
 
 
 @router.state(NewMaterial.preview)
 async def got_decision(ctx: Context) -> str:
-    if (interrupted := await _admin_interrupted(ctx)) is not None:
-        return interrupted
+    if (stopped := _admin_stopped(ctx)) is not None:
+        return stopped
     if normalise(ctx.text) in CONFIRM_WORDS:
         return await _add(ctx, None)
     if (send_at := scheduled_at(ctx)) is not None:
@@ -329,8 +321,8 @@ async def _add(ctx: Context, send_at: datetime | None) -> str:
                                       body=data["body"], audience=audience, audience_ids=ids, by=member,
                                       now=ctx.now)
         notice = await push_material(ctx.session, material, outbox, send_at=send_at, by=member)
-    except ActivityError as refused:
-        return ctx.t(refused.key, **refused.values)
+    except Refusal as refused:
+        return refused.render(ctx.services.texts)
     if notice.status is NoticeStatus.SCHEDULED:
         ctx.scheduled = True  # the push task was written: the scheduler arms it after the commit
         return ctx.t("study_admin.new.scheduled", title=material.title, when=outbox.when(notice.send_at),
@@ -343,14 +335,11 @@ async def _add(ctx: Context, send_at: datetime | None) -> str:
                  unbound=ctx.t("study_admin.new.sent_unbound", count=unbound) if unbound else "")
 
 
-async def _admin_interrupted(ctx: Context) -> str | None:
-    """新建学习 typed inside the flow starts again (the draft was not confirmed); a member who lost the right
-    to push is stopped."""
+def _admin_stopped(ctx: Context) -> str | None:
+    """A member who lost the right to push during the flow is stopped (and the draft dropped)."""
     if broadcaster(ctx) is None:
         ctx.conv.finish()
         return _admin_refusal(ctx)
-    if normalise(ctx.text) in _NEW:
-        return await new_material(ctx)
     return None
 
 

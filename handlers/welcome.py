@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 
 from bot.chat.context import Context
 from bot.chat.events import Kind
@@ -25,7 +26,7 @@ async def greet_follower(ctx: Context) -> str:
 
 @router.fallback()
 async def unknown_text(ctx: Context) -> str:
-    nearest = nearest_command(ctx.text)
+    nearest = nearest_command(ctx.text, ctx.routes.command_words)
     if nearest:
         return ctx.t("unknown.suggest", text=ctx.text[:20], command=nearest)
     return ctx.t("unknown.plain")
@@ -37,14 +38,12 @@ async def unknown_other(ctx: Context) -> str:
     return ctx.t("unknown.other")
 
 
-def nearest_command(text: str) -> str | None:
+def nearest_command(text: str, command_words: Iterable[str]) -> str | None:
     """The known command closest to what was typed (character overlap works for Chinese words too)."""
-    from handlers import command_words
-
     typed = normalise(text)
     if not typed:
         return None
-    words = sorted(command_words())
+    words = sorted(command_words)
     containing = [word for word in words if word in typed or (len(typed) >= 2 and typed in word)]
     if containing:
         return max(containing, key=len)

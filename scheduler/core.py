@@ -18,7 +18,6 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -54,7 +53,7 @@ class LvzhiScheduler:
     def __init__(self, services: Services) -> None:
         self.services = services
         settings = services.settings.scheduler
-        self.zone = ZoneInfo(settings.timezone)
+        self.zone = settings.zone
         self.grace = timedelta(seconds=settings.misfire_grace_seconds)
         self.aps = AsyncIOScheduler(
             timezone=self.zone,

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.duty_rules import year_rules
 from bot.domain.ledger import refresh
 from bot.domain.tasks import cancel_task, schedule_task
 from models.duty import DutyYear
@@ -50,9 +50,9 @@ def years_to_rebuild(ref: str, local_now: datetime) -> list[int]:
 @task_handler(REBUILD_TASK)
 async def rebuild_ledger(services: Services, session: AsyncSession, task: ScheduledTask) -> None:
     now = services.clock.now()
-    zone = ZoneInfo(services.settings.scheduler.timezone)
+    zone = services.zone
     for year in years_to_rebuild(task.ref, now.astimezone(zone)):
-        await refresh(session, services.year_rules(year), year, zone, now=now)
+        await refresh(session, year_rules(services, year), year, zone, now=now)
 
 
 def nightly_cron(rebuild_at: str) -> str:
@@ -75,7 +75,7 @@ async def ensure_duty_rebuild(services: Services) -> list[int]:
             if existing is None or existing.cron != cron or existing.status is not TaskStatus.PENDING:
                 await schedule_task(session, kind=REBUILD_TASK, ref=NIGHTLY_REF, cron=cron, now=now)
         changed = [state.year for state in (await session.scalars(select(DutyYear).order_by(DutyYear.year))).all()
-                   if state.rules_hash != services.year_rules(state.year).digest]
+                   if state.rules_hash != year_rules(services, state.year).digest]
         for year in changed:
             await schedule_task(session, kind=REBUILD_TASK, ref=f"{YEAR_REF_PREFIX}{year}",
                                 run_at=now + RULES_CHANGE_DELAY, now=now)

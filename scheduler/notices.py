@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import notices
+from bot.domain.duty_rules import year_rules
 from bot.domain.ledger import missing_targets, refresh
 from bot.domain.notices import LAST_CALL_TASK, NOTICE_TASK, REMIND_TASK, outbox_for
 from bot.domain.study import PLAN_TASK, run_plan
@@ -64,7 +65,7 @@ async def year_end_nudge(services: Services, session: AsyncSession, task: Schedu
 
     outbox = await outbox_for(services, session)
     year = outbox.now.astimezone(outbox.zone).year
-    rules = services.year_rules(year)
+    rules = year_rules(services, year)
     await refresh(session, rules, year, outbox.zone, now=outbox.now)  # what members did up to today
     missing = await missing_targets(session, rules, year)
     for member_id, names in sorted(missing.items()):

@@ -115,8 +115,11 @@ class SchedulerStub:
 
 
 async def admin_api_client(db: Database, settings: Settings, clock: Clock) -> TestClient:
-    """The admin API alone (no transports, no background work) on the test database."""
-    app = web.Application()
+    """The admin API alone (no transports, no background work) on the test database; every answer is checked
+    against the OpenAPI document (tests/openapi_support.py)."""
+    from tests.openapi_support import answers_as_documented
+
+    app = web.Application(middlewares=[answers_as_documented])
     app[SERVICES_KEY] = Services(settings=settings, db=db, clock=clock, texts=Catalogue())
     setup_admin_api(app)
     client = TestClient(TestServer(app))

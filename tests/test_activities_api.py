@@ -159,15 +159,15 @@ async def test_create_refuses_what_the_rules_refuse(api: TestClient, org: Org) -
     ]
     for change, field, message in cases:
         body = {"type": "inspection", "title": "调研", "starts_at": TOMORROW, **change}
-        answer = await call(api, "POST", ACTIVITIES, 400, json=body)
+        answer = await call(api, "POST", ACTIVITIES, 422, json=body)
         assert answer["error"] == "invalid", change
         assert [f["field"] for f in answer["fields"]] == [field], (change, answer)
         if message is not None:
             assert answer["message"] == message and answer["fields"][0]["message"] == message, (change, answer)
     for broken in ("[]", "not json"):
-        answer = await call(api, "POST", ACTIVITIES, 400, data=broken, headers={"Content-Type": "application/json"})
+        answer = await call(api, "POST", ACTIVITIES, 422, data=broken, headers={"Content-Type": "application/json"})
         assert answer["error"] == "invalid"
-    answer = await call(api, "POST", ACTIVITIES, 400, json={"title": "调研"})
+    answer = await call(api, "POST", ACTIVITIES, 422, json={"title": "调研"})
     assert {f["field"] for f in answer["fields"]} == {"type", "starts_at"}
     assert (await call(api, "GET", ACTIVITIES))["total"] == 0  # nothing was stored
 
@@ -209,7 +209,7 @@ async def test_list_filters_and_pages(api: TestClient, org: Org) -> None:
     page = await call(api, "GET", f"{ACTIVITIES}?per_page=1")
     assert page["total"] == 4 and page["per_page"] == 1 and page["items"][0]["tally"]["expected"] == 7
     for query in ("from=2026-06-01T00:00:00", "status=lost", "type=party", "page=0", "per_page=500", "colour=red"):
-        assert (await call(api, "GET", f"{ACTIVITIES}?{query}", 400))["error"] == "invalid", query
+        assert (await call(api, "GET", f"{ACTIVITIES}?{query}", 422))["error"] == "invalid", query
 
 
 async def test_detail_has_the_tally_and_the_screen_link(
@@ -266,7 +266,7 @@ async def test_patch_moves_the_window_and_the_close_task(
         ({"require_location": True}, "require_location"),
     ]
     for change, field in refusals:
-        answer = await call(api, "PATCH", path, 400, json=change)
+        answer = await call(api, "PATCH", path, 422, json=change)
         assert [f["field"] for f in answer["fields"]] == [field], (change, answer)
     assert (await call(api, "GET", path))["venue"] == "县政协三楼"  # nothing of the refusals was kept
     assert (await call(api, "PATCH", f"{ACTIVITIES}/9999", 404, json={"venue": "x"}))["error"] == "not_found"
@@ -366,11 +366,11 @@ async def test_correction_with_reason_and_history(
 
     reason = T("attendance.error.reason", min=2, max=300)
     for body in ({"status": "leave", "reason": " "}, {"status": "leave", "reason": "病"}):
-        answer = await call(api, "PUT", f"{path}/attendance/{org.chen.id}", 400, json=body)
+        answer = await call(api, "PUT", f"{path}/attendance/{org.chen.id}", 422, json=body)
         assert answer["message"] == reason and answer["fields"] == [{"field": "reason", "message": reason}]
-    answer = await call(api, "PUT", f"{path}/attendance/{org.chen.id}", 400, json={"status": "leave"})
+    answer = await call(api, "PUT", f"{path}/attendance/{org.chen.id}", 422, json={"status": "leave"})
     assert answer["fields"][0]["field"] == "reason"
-    answer = await call(api, "PUT", f"{path}/attendance/{org.chen.id}", 400, json={"status": "gone", "reason": "xx"})
+    answer = await call(api, "PUT", f"{path}/attendance/{org.chen.id}", 422, json={"status": "gone", "reason": "xx"})
     assert answer["fields"][0]["field"] == "status"
     unchanged = await call(api, "PUT", f"{path}/attendance/{org.chen.id}", 409,
                            json={"status": "present", "reason": "再核实一次"})
@@ -433,7 +433,7 @@ async def test_year_per_member_and_per_group(api: TestClient, db: Database, org:
     empty = await call(api, "GET", f"{API_PREFIX}/attendance?year=2024")
     assert empty["members"] == [] and empty["groups"] == [] and empty["totals"]["rate"] == 0.0
     for query in ("", "year=abc", "year=1999", "year=2026&group_id=0", "year=2026&colour=red"):
-        assert (await call(api, "GET", f"{API_PREFIX}/attendance?{query}", 400))["error"] == "invalid", query
+        assert (await call(api, "GET", f"{API_PREFIX}/attendance?{query}", 422))["error"] == "invalid", query
 
 
 # --- leave ------------------------------------------------------------------------------------------------------
@@ -452,7 +452,7 @@ async def test_leave_list_approve_deny(api: TestClient, db: Database, org: Org, 
     assert await ids(f"activity_id={activity['id']}") == [li, zhou]
     assert await ids(f"member_id={org.wang.id}") == [wang]
     assert await ids("per_page=1&page=3") == [wang]
-    assert (await call(api, "GET", f"{API_PREFIX}/leave?status=lost", 400))["error"] == "invalid"
+    assert (await call(api, "GET", f"{API_PREFIX}/leave?status=lost", 422))["error"] == "invalid"
 
     approved = await call(api, "POST", f"{API_PREFIX}/leave/{li}/approve", json={"note": "好好休息"})
     assert approved["status"] == "approved" and approved["decision_note"] == "好好休息"
@@ -463,12 +463,12 @@ async def test_leave_list_approve_deny(api: TestClient, db: Database, org: Org, 
 
     need = T("leave.error.deny_reason", min=2, max=300)
     for body in ({}, {"note": " "}):
-        answer = await call(api, "POST", f"{API_PREFIX}/leave/{zhou}/deny", 400, json=body)
+        answer = await call(api, "POST", f"{API_PREFIX}/leave/{zhou}/deny", 422, json=body)
         assert answer["fields"] == [{"field": "note", "message": need}]
     denied = await call(api, "POST", f"{API_PREFIX}/leave/{zhou}/deny", json={"note": "全会不得请事假"})
     assert denied["status"] == "denied" and denied["decision_note"] == "全会不得请事假"
 
-    decided = T("leave.error.decided", status="denied")
+    decided = T("leave.error.decided", status=T("leave.status.denied"))  # the status by its name, as in chat
     assert await call(api, "POST", f"{API_PREFIX}/leave/{zhou}/approve", 409) == {
         "error": "already_decided", "message": decided}
     assert (await call(api, "POST", f"{API_PREFIX}/leave/{li}/deny", 409, json={"note": "改了主意"}))[

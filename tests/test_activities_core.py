@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.domain import activities as act
-from bot.domain.activities import ActivityDraft, ActivityError, Outcome
+from bot.domain.activities import ActivityDraft, Outcome
 from bot.domain.authz import Action
+from bot.domain.refusals import Refusal
 from bot.infra.clock import FrozenClock
 from bot.infra.config import ActivitySettings, ConfigError, load_settings
 from bot.infra.db import Database
@@ -139,7 +140,7 @@ def test_bad_drafts_are_refused_with_a_text(change: dict[str, object], key: str,
         change["ends_at"] = starts - timedelta(minutes=1)
     fields = {"title": "走访", **change}
     draft = ActivityDraft(type=ActivityType.OTHER, starts_at=starts, **fields)  # type: ignore[arg-type]
-    with pytest.raises(ActivityError) as caught:
+    with pytest.raises(Refusal) as caught:
         act.check_draft(draft)
     assert caught.value.key == key and T.has(key)
 
@@ -163,7 +164,7 @@ def test_who_may_organise_what(org: Org, clock: FrozenClock) -> None:
          "activity.error.audience_out_of_reach"),
     ]
     for who, what, key in refusals:
-        with pytest.raises(ActivityError) as caught:
+        with pytest.raises(Refusal) as caught:
             act.check_reach(who, what)
         assert caught.value.key == key, (who.name, key)
 
@@ -344,11 +345,11 @@ async def test_corrections_keep_their_reason(db: Database, org: Org, clock: Froz
         stored = await session.get(Activity, activity.id)
         assert stored is not None
         await act.close_attendance(session, stored, now=clock.now())
-        with pytest.raises(ActivityError) as no_reason:
+        with pytest.raises(Refusal) as no_reason:
             await act.correct_attendance(session, stored, org.wang, status=AttendanceStatus.PRESENT, reason=" ",
                                          by=org.qian, now=clock.now())
         assert no_reason.value.key == "attendance.error.reason"
-        with pytest.raises(ActivityError) as out_of_scope:
+        with pytest.raises(Refusal) as out_of_scope:
             await act.correct_attendance(session, stored, org.wang, status=AttendanceStatus.PRESENT,
                                          reason="手机没电，现场签到表为证", by=org.sun, now=clock.now())
         assert out_of_scope.value.key == "attendance.error.forbidden"
@@ -383,7 +384,7 @@ async def test_no_leave_after_signing_in_and_none_left_pending_by_a_cancellation
     async with db.session() as session:
         stored = await session.get(Activity, activity.id)
         assert stored is not None
-        with pytest.raises(ActivityError) as refused:
+        with pytest.raises(Refusal) as refused:
             await act.request_leave(session, org.wang, stored, kind=LeaveKind.SICK, reason="不舒服", now=clock.now(),
                                     texts=T)
         assert refused.value.key == "leave.error.signed_in"

@@ -16,7 +16,7 @@ from bot.domain.links import screen_url
 from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
-from handlers.activity import choose_groups
+from handlers.kit.audience import pick_many
 from handlers.kit.timeparse import parse_when
 from models.activity import Activity, ActivityType, Audience, LeaveKind, SignInMethod
 from models.member import Member
@@ -103,11 +103,11 @@ def test_unreadable_start_times(typed: str) -> None:
 
 def test_groups_are_chosen_by_numbers_or_names() -> None:
     names = ["城关镇", "东山镇", "西湖街道"]
-    assert choose_groups("1 3", names) == [0, 2]
-    assert choose_groups("3、1，3", names) == [2, 0]
-    assert choose_groups("东山镇", names) == [1]
-    assert choose_groups("1 4", names) == []
-    assert choose_groups("", names) == []
+    assert pick_many("1 3", names) == [0, 2]
+    assert pick_many("3、1，3", names) == [2, 0]
+    assert pick_many("东山镇", names) == [1]
+    assert pick_many("1 4", names) == []
+    assert pick_many("", names) == []
 
 
 # --- 活动: the list ---------------------------------------------------------------------------------------------
@@ -373,3 +373,13 @@ async def test_typing_the_command_again_restarts_and_a_stale_preview_asks_a_new_
     assert "时间：2026年11月21日（周六）10:00\n地点：会议室" in await qian.says("今天 10:00")  # the preview again
     assert (await qian.says("确认")).startswith("活动已创建")
     assert (await only_activity(db)).starts_at == local(2026, 11, 21, 10)
+
+
+async def test_the_answers_of_every_conversation_work_here(app: AppHarness, db: Database) -> None:
+    """handlers.kit.words: 不用 skips the place as 跳过 does, 是 confirms as 确认 does."""
+    qian = app.chat("sim-qian")
+    await start_until_audience(qian)
+    assert await qian.says("不用") == T("activity_chat.new.ask_audience_all", choices=GROUPS)
+    await qian.says("全体")
+    assert (await qian.says("是")).startswith("活动已创建")
+    assert await count_activities(db) == 1

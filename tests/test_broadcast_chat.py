@@ -434,3 +434,17 @@ async def test_long_receipt_lines_are_cut_with_a_count(app: AppHarness, db: Data
     assert reply.splitlines()[-1] == T("broadcast_chat.receipts.unbound", count=40)
     assert await app.chat("sim-chen").says("回执") == T("broadcast_chat.receipts.bad_number", count=1)
     assert await app.chat("sim-sun").says("回执 1") == T("broadcast_chat.receipts.none", days=14)
+
+
+async def test_the_answers_of_every_conversation_work_here(app: AppHarness, db: Database) -> None:
+    """handlers.kit.words: 重写 goes back to the text as 修改 does (the next text replaces it), 是 sends as 确认
+    does."""
+    qian = app.chat("sim-qian")
+    await qian.says("群发")
+    await qian.says("全体")
+    await write(qian, body="旧的内容")
+    assert await qian.says("重写") == T("broadcast_chat.new.ask_body", max=1500)
+    assert await qian.says(BODY) == preview("全体委员", 7, unbound=1)
+    assert await qian.says("是") == T("broadcast_chat.new.sent", title=TITLE, count=7, queued=6,
+                                     unbound=T("broadcast_chat.new.sent_unbound", count=1))
+    assert [notice.body for notice in await stored_notices(db)] == [BODY]

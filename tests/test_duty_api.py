@@ -134,10 +134,11 @@ async def test_a_secretary_is_not_assessed_and_bad_paths(api: TestClient, data: 
 
     assert (await call(api, "GET", f"{DUTY}/2026/members/9999", 404))["error"] == "not_found"
     assert (await call(api, "GET", f"{DUTY}/2026/members/abc", 404))["error"] == "not_found"
-    assert (await call(api, "GET", f"{DUTY}/twenty/members/1", 404))["error"] == "not_found"
-    refused = await call(api, "GET", f"{DUTY}/1999/members/1", 400)
+    malformed = await call(api, "GET", f"{DUTY}/twenty/members/1", 422)  # a malformed value, not a missing row
+    assert malformed["error"] == "invalid" and malformed["fields"][0]["field"] == "year"
+    refused = await call(api, "GET", f"{DUTY}/1999/members/1", 422)
     assert refused["error"] == "invalid" and refused["fields"][0]["field"] == "year"
-    await call(api, "GET", f"{DUTY}/2101/rankings", 400)
+    await call(api, "GET", f"{DUTY}/2101/rankings", 422)
 
 
 # --- scores, rankings, groups, rebuild --------------------------------------------------------------------------
@@ -168,7 +169,7 @@ async def test_scores_filtered_and_paged(api: TestClient, db: Database, data: Le
     assert (await call(api, "GET", f"{DUTY}/2026/members?below_pass=true"))["total"] == 5
 
     for bad in ("per_page=0", "per_page=201", "page=0", "group_id=x", "below_pass=maybe", "colour=red"):
-        assert (await call(api, "GET", f"{DUTY}/2026/members?{bad}", 400))["error"] == "invalid"
+        assert (await call(api, "GET", f"{DUTY}/2026/members?{bad}", 422))["error"] == "invalid"
 
 
 async def test_rankings_by_group_and_by_sector(api: TestClient, data: Ledger) -> None:
@@ -185,7 +186,7 @@ async def test_rankings_by_group_and_by_sector(api: TestClient, data: Ledger) ->
         {"rank": 2, "id": data.economy, "name": "经济界", "members": 2, "average": 54.0, "below_pass": 1},
         {"rank": 3, "id": None, "name": "（未填界别）", "members": 2, "average": -16.5, "below_pass": 2},
     ]
-    assert (await call(api, "GET", f"{DUTY}/2026/rankings?by=committee", 400))["fields"][0]["field"] == "by"
+    assert (await call(api, "GET", f"{DUTY}/2026/rankings?by=committee", 422))["fields"][0]["field"] == "by"
 
 
 async def test_group_assessment(api: TestClient, data: Ledger) -> None:
@@ -266,7 +267,7 @@ async def test_claims_listed_verified_and_the_member_told(api: TestClient, db: D
     again = await call(api, "POST", f"{DUTY}/claims/{data.claim_pending}/verify", 409)
     assert again["error"] == "already_decided" and again["message"] == "这条补录已经处理过了。"
     assert (await call(api, "POST", f"{DUTY}/claims/9999/verify", 404))["error"] == "not_found"
-    assert (await call(api, "GET", f"{DUTY}/claims?status=maybe", 400))["error"] == "invalid"
+    assert (await call(api, "GET", f"{DUTY}/claims?status=maybe", 422))["error"] == "invalid"
 
 
 async def test_a_claim_rejected_with_a_note(api: TestClient, db: Database, data: Ledger) -> None:
@@ -277,10 +278,10 @@ async def test_a_claim_rejected_with_a_note(api: TestClient, db: Database, data:
         claim = await submit_claim(session, li, RULES.for_year(2026), kind="speech", day=date(2026, 10, 9),
                                    description="在全会上作大会发言", zone=ZONE, now=NOW)
         claim_id = claim.id
-    short = await call(api, "POST", f"{DUTY}/claims/{claim_id}/reject", 400, json={"note": " "})
+    short = await call(api, "POST", f"{DUTY}/claims/{claim_id}/reject", 422, json={"note": " "})
     assert short["fields"] == [{"field": "note", "message": "请写明理由（2 到 300 个字）。"}]
-    await call(api, "POST", f"{DUTY}/claims/{claim_id}/reject", 400, json={"note": "x" * 301})
-    await call(api, "POST", f"{DUTY}/claims/{claim_id}/reject", 400, json={"reason": "没有发言记录"})
+    await call(api, "POST", f"{DUTY}/claims/{claim_id}/reject", 422, json={"note": "x" * 301})
+    await call(api, "POST", f"{DUTY}/claims/{claim_id}/reject", 422, json={"reason": "没有发言记录"})
     rejected = await call(api, "POST", f"{DUTY}/claims/{claim_id}/reject", json={"note": " 会议记录中没有这次发言 "})
     assert rejected["status"] == "rejected" and rejected["decision_note"] == "会议记录中没有这次发言"
     assert rejected["notified"] is True and rejected["label"] == "大会发言" and rejected["points"] == 5
@@ -309,13 +310,13 @@ async def test_an_appeal_upheld_with_points(api: TestClient, db: Database, data:
     assert (appeal["entry"]["points"], appeal["entry"]["points_now"]) == (-50.0, -50.0)
     assert appeal["status"] == "open" and appeal["reason"] == "当天在市里开会，已向秘书处口头请假"
 
-    refused = await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide", 400,
+    refused = await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide", 422,
                          json={"upheld": False, "answer": "核实无误", "points": 10})
     assert refused["fields"][0]["field"] == "points" and refused["message"] == "驳回申诉时不能同时调整分值。"
-    assert (await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide", 400,
+    assert (await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide", 422,
                        json={"upheld": True, "answer": "好"}))["fields"][0]["field"] == "answer"
-    await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide", 400, json={"answer": "核实无误"})  # upheld missing
-    await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide", 400,
+    await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide", 422, json={"answer": "核实无误"})  # upheld missing
+    await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide", 422,
                json={"upheld": True, "answer": "核实无误", "points": ADJUSTMENT_MAX + 1})
 
     decided = await call(api, "POST", f"{DUTY}/appeals/{appeal_id}/decide",
@@ -379,9 +380,9 @@ async def test_adjustments(api: TestClient, db: Database, data: Ledger) -> None:
     for change, field in (({"points": 0}, "points"), ({"points": 100.5}, "points"), ({"points": 1.25}, "points"),
                           ({"reason": " "}, "reason"), ({"member_id": 9999}, "member_id"), ({"year": 1999}, "year"),
                           ({"colour": "red"}, "colour")):
-        refused = await call(api, "POST", f"{DUTY}/adjustments", 400, json=body(**change))
+        refused = await call(api, "POST", f"{DUTY}/adjustments", 422, json=body(**change))
         assert refused["error"] == "invalid" and refused["fields"][0]["field"] == field, change
-    await call(api, "POST", f"{DUTY}/adjustments", 400, data="not json")
+    await call(api, "POST", f"{DUTY}/adjustments", 422, data="not json")
 
 
 # --- rules, auth, the document ------------------------------------------------------------------------------
@@ -401,7 +402,7 @@ async def test_rules_of_a_year(api: TestClient) -> None:
     assert (await call(api, "GET", f"{DUTY}/rules/2024"))["from_year"] == 2022
     assert (await call(api, "GET", f"{DUTY}/rules/2030"))["from_year"] == 2026
     assert (await call(api, "GET", f"{DUTY}/rules/2010"))["from_year"] == 2022  # before every entry: the first
-    await call(api, "GET", f"{DUTY}/rules/1900", 400)
+    await call(api, "GET", f"{DUTY}/rules/1900", 422)
 
 
 async def test_every_duty_endpoint_needs_the_token(api: TestClient) -> None:

@@ -19,7 +19,8 @@ from bot.domain.media import new_photo
 from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
-from handlers.duty import fit_pages, parse_day
+from handlers.duty import parse_day
+from handlers.kit.paging import fit_pages
 from models.activity import ActivityType
 from models.duty import AppealStatus, ClaimStatus, DutyClaimPhoto, DutyEntry, EntrySource
 from models.media import PhotoStatus

@@ -224,6 +224,46 @@ async def test_bad_points_in_an_appeal_answer(app: AppHarness, db: Database, org
     assert [a.status for a in await appeals_of(db, org.wang)] == [AppealStatus.OPEN]
 
 
+async def test_claims_take_the_words_of_every_review_queue(app: AppHarness, db: Database, org: Org) -> None:
+    """handlers.kit.review: a claim shown in full is decided without its number, 拒绝 rejects, the start word
+    while asked for a reason gives a fresh list."""
+    await claim(db, org.wang, "speech", date(2026, 9, 1), "在全会上作大会发言")
+    await claim(db, org.zhou, "speech", date(2026, 9, 3), "在常委会上发言")
+    qian = app.chat("sim-qian")
+    first = await qian.says("补录审核")
+    await qian.says("1")
+    assert (await qian.says("通过")).startswith(T("duty_chat.review.verified", name="王芳", what=SPEECH))
+    assert await qian.says("拒绝 1") == T("duty_chat.review.ask_reject_reason", name="周涛",
+                                        what="大会发言（2026年9月3日）", min=2, max=300)
+    assert (await qian.says("补录审核")).startswith(T("duty_chat.review.claims_title", count=1))
+    assert first.startswith(T("duty_chat.review.claims_title", count=2))
+    assert (await qian.says("拒绝 1 没有会议记录")).startswith(
+        T("duty_chat.review.rejected", name="周涛", what="大会发言（2026年9月3日）"))
+    assert [c.status for c in await claims_of(db, org.wang)] == [ClaimStatus.VERIFIED]
+    assert [(c.status, c.decision_note) for c in await claims_of(db, org.zhou)] == [
+        (ClaimStatus.REJECTED, "没有会议记录")]
+
+
+async def test_appeals_take_the_words_of_every_review_queue(app: AppHarness, db: Database, org: Org) -> None:
+    """驳回 dismisses an appeal, 同意 upholds it (with points), as 维持 and 更正 do."""
+    await held(db, INSPECTION_DAY, [org.zhou], groups=[org.chengguan])
+    await claim(db, org.wang, "speech", date(2026, 9, 1), "在全会上作大会发言", verified_by=org.qian)
+    wang, qian = app.chat("sim-wang"), app.chat("sim-qian")
+    await wang.says("履职明细")
+    await wang.says("申诉 1 当天我在现场")
+    await wang.says("申诉 2 应该算两次发言")
+    await qian.says("申诉处理")
+    assert (await qian.says("驳回 2 同一次会议只计一次发言")).startswith(T("duty_chat.review.dismissed", name="王芳"))
+    await qian.says("1")
+    assert await qian.says("同意 +5") == T("duty_chat.review.ask_answer", name="王芳",
+                                         what=T("duty_chat.appeal_what", what=ABSENT, points="-5"), min=2, max=300)
+    assert (await qian.says("经核实当天在场")).startswith(
+        T("duty_chat.review.upheld_with_points", name="王芳", points="+5"))
+    assert [a.status for a in await appeals_of(db, org.wang)] == [AppealStatus.UPHELD, AppealStatus.DISMISSED]
+    [adjustment] = await adjustments_of(db, org.wang)
+    assert adjustment.tenths == 50
+
+
 # --- 调整 -----------------------------------------------------------------------------------------
 
 async def test_adjust_by_name_or_mobile(app: AppHarness, db: Database, org: Org) -> None:

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.domain.duty_rules import load_rules
+from bot.domain.duty_rules import load_rules, year_rules
 from bot.domain.ledger import scores
 from bot.infra.clock import Clock, FrozenClock
 from bot.infra.db import Database
@@ -119,7 +119,7 @@ async def test_the_nightly_run_rebuilds_this_year_in_full(services: Services, cl
     assert await run(services, nightly) == RunOutcome.RAN
     assert await run(services, nightly) is None  # the same fire time runs once
     years = await duty_years(db)
-    rules = services.year_rules(2026)
+    rules = year_rules(services, 2026)
     assert list(years) == [2026]  # November: this year only
     assert (years[2026].rules_hash, years[2026].recomputed_at) == (rules.digest, clock.now())
     async with db.reader() as session:
@@ -178,7 +178,7 @@ async def test_a_change_of_rules_rebuilds_that_year_once(db: Database, clock: Fr
     async with db.session() as session:  # 2025 was built too (by hand, as `lvzhi duty rebuild 2025` would)
         from bot.domain.ledger import refresh
 
-        await refresh(session, before.year_rules(2025), 2025, SHANGHAI, now=clock.now())
+        await refresh(session, year_rules(before, 2025), 2025, SHANGHAI, now=clock.now())
     built = await duty_years(db)
     assert built[2026].rules_hash == built[2025].rules_hash == load_rules(first_file).for_year(2026).digest
 
@@ -196,7 +196,7 @@ async def test_a_change_of_rules_rebuilds_that_year_once(db: Database, clock: Fr
     clock.advance(minutes=1)
     assert await run(after, once) == RunOutcome.RAN
     rebuilt = await duty_years(db)
-    assert rebuilt[2026].rules_hash == after.year_rules(2026).digest != built[2026].rules_hash
+    assert rebuilt[2026].rules_hash == year_rules(after, 2026).digest != built[2026].rules_hash
     assert rebuilt[2026].recomputed_at == clock.now() and rebuilt[2025].recomputed_at == built[2025].recomputed_at
     async with db.reader() as session:
         points = dict((await session.execute(select(DutyEntry.year, DutyEntry.tenths).where(
@@ -230,7 +230,7 @@ async def test_start_keeps_the_duty_tasks_in_line(db: Database, tmp_path: Path, 
     services: Any = build_services(db, Clock(), outbound_settings(tmp_path, db_url, mock_api.url), http)
     async with db.session() as session:
         session.add(DutyYear(year=2020, rules_hash="rules of another file", entries=0, recomputed_at=Clock().now()))
-        session.add(DutyYear(year=2021, rules_hash=services.year_rules(2021).digest, entries=0,
+        session.add(DutyYear(year=2021, rules_hash=year_rules(services, 2021).digest, entries=0,
                              recomputed_at=Clock().now()))
     services.scheduler = LvzhiScheduler(services)
     await services.scheduler.start()

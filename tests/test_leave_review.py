@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain import activities as act
+from bot.domain.refusals import Refusal
 from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
@@ -167,6 +168,36 @@ async def test_somebody_quicker_decided_already(app: AppHarness, db: Database, o
     assert pushes.count(T("leave.notify.approved", title=INSPECTION)) == 1  # told once, by the quicker one
 
 
+async def test_the_words_of_every_review_queue_decide_leave_too(app: AppHarness, db: Database, org: Org,
+                                                                inspection: Activity) -> None:
+    """handlers.kit.review: 拒绝 with the reason on the same line, 通过, and other commands while the list is
+    open."""
+    await ask_leave(app.chat("sim-wang"))
+    await ask_leave(app.chat("sim-zhou"), reason="家里老人住院")
+    qian = app.chat("sim-qian")
+    await qian.says("审批")
+    assert "姓名：钱秘书" in await qian.says("我的")  # another command; the list stays open
+    note = "这次调研需要您汇报，请安排时间参加"
+    assert await qian.says(f"拒绝 1 {note}") == "\n\n".join([
+        T("leave_chat.review.denied", name="王芳", activity=INSPECTION_LINE),
+        listing(item(1, "周涛", INSPECTION_LINE, reason="家里老人住院"))])
+    assert await qian.says("通过 1") == "\n".join([
+        T("leave_chat.review.approved", name="周涛", activity=INSPECTION_LINE), T("leave_chat.review.done")])
+    [wang] = await leave_requests(db, org.wang.id or 0)
+    [zhou] = await leave_requests(db, org.zhou.id or 0)
+    assert (wang.status, wang.decision_note, zhou.status) == (LeaveStatus.DENIED, note, LeaveStatus.APPROVED)
+
+
+async def test_a_number_then_another_number_while_a_request_is_shown(app: AppHarness, inspection: Activity) -> None:
+    await ask_leave(app.chat("sim-wang"))
+    await ask_leave(app.chat("sim-zhou"), reason="家里老人住院")
+    chen = app.chat("sim-chen")
+    await chen.says("审批")
+    await chen.says("1")
+    assert (await chen.says("2")).startswith("请假申请：周涛")
+    assert await chen.says("不批准 短") == T("leave_chat.review.bad_reason", min=2, max=300)
+
+
 # --- who decides what -----------------------------------------------------------------------------
 
 async def test_plenary_leave_is_decided_by_the_chairs_office_only(app: AppHarness, db: Database, org: Org,
@@ -184,7 +215,7 @@ async def test_plenary_leave_is_decided_by_the_chairs_office_only(app: AppHarnes
         leave = await session.get(LeaveRequest, li_leave)
         sun = await session.get(Member, org.sun.id)
         assert leave is not None
-        with pytest.raises(act.ActivityError) as refused:
+        with pytest.raises(Refusal) as refused:
             await act.decide_leave(session, leave, approve=True, by=sun, now=clock.now(), texts=T)
     assert refused.value.key == "leave.error.forbidden"
 

@@ -26,7 +26,6 @@ from bot.domain.activities import (
     sign_in,
 )
 from bot.domain.duty import (
-    DutyError,
     adjust,
     decide_appeal,
     decide_claim,
@@ -51,6 +50,7 @@ from bot.domain.ledger import (
     sector_names,
     standings,
 )
+from bot.domain.refusals import Refusal
 from bot.domain.study import add_material, mark_read
 from bot.infra.config import ActivitySettings
 from bot.infra.db import Database
@@ -409,16 +409,16 @@ async def test_grades_and_pass_mark_at_the_boundaries(db: Database, org: Org, ru
 async def test_adjustments_are_checked(db: Database, org: Org) -> None:
     async with db.session() as session:
         for points, key in ((0, "duty.error.points"), (100.5, "duty.error.points"), (1.25, "duty.error.points")):
-            with pytest.raises(DutyError) as refused:
+            with pytest.raises(Refusal) as refused:
                 await adjust(session, org.wang, 2026, points=points, reason="调整原因", by=org.qian, now=NOW)
             assert refused.value.key == key and refused.value.values == {"max": 100}
-        with pytest.raises(DutyError) as refused:
+        with pytest.raises(Refusal) as refused:
             await adjust(session, org.wang, 2026, points=1, reason="调", by=org.qian, now=NOW)
         assert refused.value.key == "duty.error.reason"
-        with pytest.raises(DutyError) as refused:
+        with pytest.raises(Refusal) as refused:
             await adjust(session, org.wang, 2026, points=1, reason="调整原因", by=org.sun, now=NOW)  # 东山镇 only
         assert refused.value.key == "duty.error.not_allowed"
-        with pytest.raises(DutyError):
+        with pytest.raises(Refusal):
             await adjust(session, org.wang, 2026, points=1, reason="调整原因", by=org.zhou, now=NOW)  # a member
         made = await adjust(session, org.li, 2026, points=-100, reason="调整原因", by=org.sun, now=NOW)
         assert (made.tenths, made.by_name, made.by_id) == (-1000, "孙秘书", org.sun.id)
@@ -534,9 +534,9 @@ async def test_self_reported_duties_count_once_verified(db: Database, org: Org, 
 
 
 async def test_self_reported_duties_are_checked(db: Database, org: Org, rules: YearRules) -> None:
-    async def refused(kind: str, day: date, description: str = "参加社区义诊活动") -> DutyError:
+    async def refused(kind: str, day: date, description: str = "参加社区义诊活动") -> Refusal:
         async with db.session() as session:
-            with pytest.raises(DutyError) as caught:
+            with pytest.raises(Refusal) as caught:
                 await submit_claim(session, org.wang, rules, kind=kind, day=day, description=description, zone=ZONE,
                                    now=NOW)
         return caught.value
@@ -555,20 +555,20 @@ async def test_self_reported_duties_are_checked(db: Database, org: Org, rules: Y
                                        description="在全会上作大会发言", zone=ZONE, now=NOW)
         assert (today.year, last_year.year) == (2026, 2025)
         for by in (org.sun, org.chen, org.wang):  # 东山镇's secretary, a group leader, the member
-            with pytest.raises(DutyError) as caught:
+            with pytest.raises(Refusal) as caught:
                 await decide_claim(session, today, verified=True, by=by, now=NOW)
             assert caught.value.key == "duty.error.not_allowed"
-        with pytest.raises(DutyError) as caught:
+        with pytest.raises(Refusal) as caught:
             await decide_claim(session, today, verified=False, note="", by=org.qian, now=NOW)
         assert caught.value.key == "duty.error.reason"
-        with pytest.raises(DutyError) as caught:
+        with pytest.raises(Refusal) as caught:
             await withdraw_claim(session, org.zhou, today)
         assert caught.value.key == "duty.error.not_yours"
         await decide_claim(session, today, verified=True, by=org.qian, now=NOW)
-        with pytest.raises(DutyError) as caught:
+        with pytest.raises(Refusal) as caught:
             await decide_claim(session, today, verified=True, by=org.qian, now=NOW)
         assert caught.value.key == "duty.error.claim_decided"
-        with pytest.raises(DutyError) as caught:
+        with pytest.raises(Refusal) as caught:
             await withdraw_claim(session, org.wang, today)
         assert caught.value.key == "duty.error.claim_decided"
 
@@ -593,19 +593,19 @@ async def test_appeals_on_own_entries_with_an_adjustment_when_upheld(db: Databas
                                    (org.zhou, absent, "duty.error.not_yours"),
                                    (org.wang, li_absent, "duty.error.not_yours"),
                                    (org.wang, adjustment, "duty.error.appeal_adjustment")):
-            with pytest.raises(DutyError) as refused:
+            with pytest.raises(Refusal) as refused:
                 await open_appeal(session, member, entry, reason="理由充分的申诉", now=NOW)
             assert refused.value.key == key
-        with pytest.raises(DutyError) as refused:
+        with pytest.raises(Refusal) as refused:
             await decide_appeal(session, appeal, upheld=True, answer="同意", by=org.sun, now=NOW, points=6)
         assert refused.value.key == "duty.error.not_allowed"  # 孙秘书 handles 东山镇 only
-        with pytest.raises(DutyError) as refused:
+        with pytest.raises(Refusal) as refused:
             await decide_appeal(session, appeal, upheld=False, answer="不同意", by=org.qian, now=NOW, points=6)
         assert refused.value.key == "duty.error.dismiss_with_points"
         made = await decide_appeal(session, appeal, upheld=True, answer="经核实确已参会", by=org.qian, now=NOW,
                                    points=6)
         assert made is not None and (made.appeal_id, made.tenths, made.reason) == (appeal.id, 60, "经核实确已参会")
-        with pytest.raises(DutyError) as refused:
+        with pytest.raises(Refusal) as refused:
             await decide_appeal(session, appeal, upheld=False, answer="再议", by=org.qian, now=NOW)
         assert refused.value.key == "duty.error.appeal_decided"
         assert (appeal.status, appeal.decided_by_name) == (AppealStatus.UPHELD, "钱秘书")
@@ -625,7 +625,7 @@ async def test_appeals_on_own_entries_with_an_adjustment_when_upheld(db: Databas
                                    now=NOW) is None
         assert li_appeal.status is AppealStatus.DISMISSED and li_appeal.answer == "未见请假记录"
         again = await open_appeal(session, org.li, li_absent, reason="补交了请假条", now=NOW)
-        with pytest.raises(DutyError) as refused:
+        with pytest.raises(Refusal) as refused:
             await withdraw_appeal(session, org.wang, again)
         assert refused.value.key == "duty.error.not_yours"
         await withdraw_appeal(session, org.li, again)
@@ -646,7 +646,7 @@ async def test_an_appeal_names_its_entry_across_rebuilds(db: Database, org: Org,
     rebuilt = (await entries(db))[(org.wang.id or 0, "inspection_absent")][0]
     assert (rebuilt.source, rebuilt.source_id, rebuilt.kind) == (appeal.source, appeal.source_id, appeal.kind)
     async with db.session() as session:
-        with pytest.raises(DutyError) as refused:  # the same entry, rebuilt: still the one under appeal
+        with pytest.raises(Refusal) as refused:  # the same entry, rebuilt: still the one under appeal
             await open_appeal(session, org.wang, rebuilt, reason="我在现场", now=NOW)
         assert refused.value.key == "duty.error.appeal_open"
 
@@ -917,7 +917,7 @@ async def test_a_refused_decision_leaves_the_appeal_open(db: Database, org: Org,
         async with db.session() as session:
             stored = await session.get(type(appeal), appeal.id)
             assert stored is not None
-            with pytest.raises(DutyError) as refused:
+            with pytest.raises(Refusal) as refused:
                 await decide_appeal(session, stored, upheld=True, answer="经核实确已参会", by=org.qian, now=NOW,
                                     points=points)
             assert refused.value.key == "duty.error.points"

@@ -146,15 +146,15 @@ async def test_create_refuses_what_the_rules_refuse(api: TestClient, org: Org) -
         ({"kind": "meeting"}, "kind", None),  # only broadcasts are made here
     ]
     for change, field, message in cases:
-        answer = await broadcast(api, 400, **change)
+        answer = await broadcast(api, 422, **change)
         assert answer["error"] == "invalid", change
         assert [f["field"] for f in answer["fields"]] == [field], (change, answer)
         if message is not None:
             assert answer["message"] == message and answer["fields"][0]["message"] == message, (change, answer)
     for broken in ("[]", "not json"):
-        answer = await call(api, "POST", NOTICES, 400, data=broken, headers={"Content-Type": "application/json"})
+        answer = await call(api, "POST", NOTICES, 422, data=broken, headers={"Content-Type": "application/json"})
         assert answer["error"] == "invalid"
-    assert [f["field"] for f in (await call(api, "POST", NOTICES, 400, json={}))["fields"]] == ["title"]
+    assert [f["field"] for f in (await call(api, "POST", NOTICES, 422, json={}))["fields"]] == ["title"]
     assert (await call(api, "GET", NOTICES))["total"] == 0  # nothing was stored
 
 
@@ -244,7 +244,7 @@ async def test_list_filters_and_pages(api: TestClient, org: Org, clock: FrozenCl
     page = await call(api, "GET", f"{NOTICES}?per_page=1")
     assert page["total"] == 4 and page["page"] == 1 and page["per_page"] == 1
     for query in ("kind=letter", "status=lost", "activity_id=0", "page=0", "per_page=500", "colour=red"):
-        assert (await call(api, "GET", f"{NOTICES}?{query}", 400))["error"] == "invalid", query
+        assert (await call(api, "GET", f"{NOTICES}?{query}", 422))["error"] == "invalid", query
 
 
 # --- answers ------------------------------------------------------------------------------------------------

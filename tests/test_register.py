@@ -235,6 +235,32 @@ async def test_members_may_not_review(app: AppHarness) -> None:
     assert await app.chat("sim-nobody").says("审核") == T("members.forbidden")
 
 
+async def test_review_takes_the_answers_of_every_queue(app: AppHarness) -> None:
+    """handlers.kit.review: 拒绝 and a reason on the same line, a change of mind while asked for the reason,
+    审核 again for a fresh list, and other commands while the list is open."""
+    await register_from_roster(app, "sim-qian", "钱秘书", "13800000009")
+    await apply_as_stranger(app)
+    secretary = app.chat("sim-qian")
+    first = await secretary.says("审核")
+    assert "姓名：钱秘书" in await secretary.says("我的")  # another command, the list still open
+    assert await secretary.says("拒绝 1") == T("members.review.ask_reason", name="林晓梅")
+    assert await secretary.says("审核") == first  # the start word is no reason: a fresh list
+    rejected = await secretary.says("拒绝 1：名册中没有此人")
+    assert rejected.startswith(T("members.review.rejected", name="林晓梅")) and T("members.review.empty") in rejected
+    pushes = await app.chat("sim-lin").pushes()
+    assert any("没有通过审核" in text and "名册中没有此人" in text for text in pushes)
+
+
+async def test_review_changes_its_mind_while_asked_for_the_reason(app: AppHarness) -> None:
+    await register_from_roster(app, "sim-qian", "钱秘书", "13800000009")
+    await apply_as_stranger(app)
+    secretary = app.chat("sim-qian")
+    await secretary.says("审核")
+    await secretary.says("1")
+    assert await secretary.says("驳回") == T("members.review.ask_reason", name="林晓梅")
+    assert (await secretary.says("同意 1")).startswith(T("members.review.approved", name="林晓梅"))
+
+
 # --- restart, unbinding ---------------------------------------------------------------------------
 
 async def test_restart_in_the_middle_loses_nothing(
@@ -263,6 +289,16 @@ async def test_unbind_with_confirmation(app: AppHarness) -> None:
     assert await app.chat("sim-nobody").says("解绑") == T("members.unbind.not_bound")
     # The member may bind again, from the same or a new account.
     assert (await register_from_roster(app, "sim-wang-new", "王芳", "13800000001")).startswith("注册成功")
+
+
+async def test_unbind_is_confirmed_by_any_confirming_word(app: AppHarness) -> None:
+    """handlers.kit.words.CONFIRM: the same words confirm here as in every other conversation."""
+    await register_from_roster(app, "sim-wang", "王芳", "13800000001")
+    chat = app.chat("sim-wang")
+    await chat.says("解绑")
+    assert await chat.says("好的") == T("members.unbind.kept")  # an acknowledgement is not a consent
+    await chat.says("解绑")
+    assert await chat.says("是的") == T("members.unbind.done")
 
 
 # --- the choice parser ----------------------------------------------------------------------------

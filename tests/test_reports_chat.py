@@ -195,6 +195,17 @@ async def test_a_new_report_offers_the_old_draft_first(app: AppHarness, db: Data
     assert await wang.says("继续") == T("report.ask_category", choices=CATEGORIES)
 
 
+async def test_the_start_and_resume_words_inside_the_flow_are_the_commands(app: AppHarness) -> None:
+    wang = app.chat("sim-wang")
+    await wang.says("报送")
+    await wang.says(MARKET_TITLE)
+    assert await wang.says("报送") == T("report.existing", title=MARKET_TITLE)  # at a step: 报送 itself
+    # Re-entry (bot.chat.router): asked again rather than counted as a wrong answer to the question.
+    assert await wang.says("报送") == T("report.existing", title=MARKET_TITLE)
+    assert await wang.says("继续") == T("report.ask_category", choices=CATEGORIES)
+    assert await wang.says("继续") == T("report.ask_category", choices=CATEGORIES)  # the report of this flow
+
+
 async def test_discard_deletes_a_draft(app: AppHarness, db: Database) -> None:
     wang = app.chat("sim-wang")
     await write_until_preview(wang)

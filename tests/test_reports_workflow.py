@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain import reports as ops
+from bot.domain.refusals import Kind, Refusal
 from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
@@ -83,8 +84,9 @@ async def test_each_action_from_each_status(db: Database, people: People, clock:
             told = (await session.scalars(select(Delivery).where(Delivery.member_id == people.wang.id))).all()
         assert len(told) == (0 if actor(people, action) is people.wang else 1)
     else:
-        with pytest.raises(ops.IllegalTransition) as refused:
+        with pytest.raises(Refusal) as refused:
             await act(db, report_id, action, actor(people, action), clock, **EXTRA.get(action, {}))
+        assert (refused.value.kind, refused.value.code) == (Kind.CONFLICT, "illegal_transition")
         assert refused.value.render(T) == T("report.errors.illegal", action=T(f"report.action.{action}"),
                                             status=T(f"report.status.{status.value}"))
         assert (await load(db, report_id)).status is status  # nothing changed
@@ -98,7 +100,7 @@ async def test_an_instruction_only_on_an_adopted_report(db: Database, people: Pe
             call = ops.record_instruction(session, report_id, text="请有关部门抓紧研究解决。", leader="市长 陈某",
                                           given_at=None, by=people.qian, now=clock.now(), texts=T)
             if status is not S.ADOPTED:
-                with pytest.raises(ops.IllegalTransition):
+                with pytest.raises(Refusal, match=r"report\.errors\.illegal"):
                     await call
                 continue
             outcome = await call
@@ -115,7 +117,7 @@ async def test_an_instruction_only_on_an_adopted_report(db: Database, people: Pe
 async def test_only_the_author_submits_and_withdraws(db: Database, people: People, clock: FrozenClock) -> None:
     report_id = await at_status(db, people, S.SUBMITTED)
     for stranger in (people.li, people.qian):
-        with pytest.raises(ops.NotAllowed):
+        with pytest.raises(Refusal, match=r"report\.errors\.forbidden"):
             await act(db, report_id, "withdraw", stranger, clock)
     await act(db, report_id, "withdraw", people.wang, clock)
 
@@ -123,7 +125,7 @@ async def test_only_the_author_submits_and_withdraws(db: Database, people: Peopl
 async def test_reviewers_act_only_within_their_groups(db: Database, people: People, clock: FrozenClock) -> None:
     report_id = await at_status(db, people, S.SUBMITTED)  # 王芳 is in 城关镇; 孙秘书 looks after 东山镇
     for outsider in (people.sun, people.wang, people.li, people.zhao):
-        with pytest.raises(ops.NotAllowed):
+        with pytest.raises(Refusal, match=r"report\.errors\.forbidden"):
             await act(db, report_id, "accept", outsider, clock)
     await act(db, report_id, "accept", people.qian, clock)
     own = await file_report(db, people.li, SCHOOL_TITLE, SCHOOL_BODY)
@@ -132,14 +134,15 @@ async def test_reviewers_act_only_within_their_groups(db: Database, people: Peop
 
 async def test_required_comment_level_and_a_rising_ladder(db: Database, people: People, clock: FrozenClock) -> None:
     report_id = await at_status(db, people, S.UNDER_REVIEW)
-    with pytest.raises(ops.Invalid) as no_comment:
+    with pytest.raises(Refusal) as no_comment:
         await act(db, report_id, "return", people.qian, clock, comment="  ")
-    assert no_comment.value.render(T) == T("report.errors.comment_required")
-    with pytest.raises(ops.Invalid):
+    assert no_comment.value.kind is Kind.INVALID and no_comment.value.render(T) == T("report.errors.comment_required")
+    with pytest.raises(Refusal, match=r"report\.errors\.level_required"):
         await act(db, report_id, "adopt", people.qian, clock)
     await act(db, report_id, "adopt", people.qian, clock, level=AdoptionLevel.CITY)
-    with pytest.raises(ops.Invalid) as lower:
+    with pytest.raises(Refusal) as lower:
         await act(db, report_id, "adopt", people.qian, clock, level=AdoptionLevel.COUNTY)
+    assert lower.value.kind is Kind.INVALID
     assert lower.value.render(T) == T("report.errors.level_not_higher", level=T("report.level.city"))
     await act(db, report_id, "adopt", people.qian, clock, level=AdoptionLevel.NATIONAL)
     report = await load(db, report_id)
@@ -150,9 +153,9 @@ async def test_required_comment_level_and_a_rising_ladder(db: Database, people: 
 
 async def test_an_incomplete_report_cannot_be_submitted(db: Database, people: People, clock: FrozenClock) -> None:
     report_id = await file_report(db, people.wang, MARKET_TITLE, "太短", status=S.DRAFT)
-    with pytest.raises(ops.Invalid) as short:
+    with pytest.raises(Refusal) as short:
         await act(db, report_id, "submit", people.wang, clock)
-    assert short.value.key == "report.problems.too_short"
+    assert short.value.kind is Kind.INVALID and short.value.key == "report.problems.too_short"
 
 
 # --- the similarity measure ---------------------------------------------------------------------------
@@ -233,6 +236,35 @@ async def test_review_in_chat_and_the_member_told_at_every_step(app: AppHarness,
     assert len(keys) == len(set(keys)) == 4  # accept, return, accept again, adopt: one push per transition
     mine = await wang.says("我的报送")
     assert T("report.status.adopted") in mine and T("report.level.provincial") in mine
+
+
+async def test_review_from_the_queue_in_one_line(app: AppHarness, db: Database, people: People) -> None:
+    """handlers.kit.review: an action with its number (and what it needs) works from the queue, 拒绝 means 不采用,
+    审核报送 while a comment is asked for gives a fresh queue."""
+    market = await file_report(db, people.wang, MARKET_TITLE, MARKET_BODY)
+    school = await file_report(db, people.li, SCHOOL_TITLE, SCHOOL_BODY)
+    qian = app.chat("sim-qian")
+    first = await qian.says("审核报送")
+    assert T("report.review.title", count=2) in first
+    accepted = await qian.says("受理 1")
+    assert accepted.startswith(T("report.review.done", title=MARKET_TITLE, status=T("report.status.under_review")))
+    assert T("report.review.how_reviewing") in accepted  # a first step: the report again, not the queue
+    assert await qian.says("采用 1 省级") == "\n\n".join([
+        T("report.review.done", title=MARKET_TITLE, status=T("report.status.adopted")), queue_of(SCHOOL_TITLE)])
+    assert await qian.says("退回 1") == T("report.review.ask_comment_return")
+    assert await qian.says("审核报送") == queue_of(SCHOOL_TITLE)  # the start word is no comment
+    assert await qian.says("拒绝 1 无") == "\n\n".join([  # 不采用 needs it accepted first
+        T("report.errors.illegal", status=T("report.status.submitted"), action=T("report.action.not_adopt")),
+        queue_of(SCHOOL_TITLE)])
+    assert (await load(db, school)).status is S.SUBMITTED
+    assert ((await load(db, market)).status, (await load(db, market)).adoption_level) == (
+        S.ADOPTED, AdoptionLevel.PROVINCIAL)
+
+
+def queue_of(title: str) -> str:
+    return "\n".join([T("report.review.title", count=1), T("report.review.item", number=1, title=title, name="李强",
+                                                         status=T("report.status.submitted"), date="11-21 09:00"),
+                      T("report.review.how")])
 
 
 async def app_report_ids(db: Database) -> list[int]:

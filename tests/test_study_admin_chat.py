@@ -155,6 +155,15 @@ async def test_a_bad_link_or_a_too_long_text_is_asked_again(app: AppHarness, db:
     assert await materials(db) == []
 
 
+async def test_the_start_word_at_any_step_starts_again(app: AppHarness, db: Database) -> None:
+    qian = app.chat("sim-qian")
+    assert await write(qian, URL) == T("study_admin.new.ask_kind", choices=ALL_KINDS)
+    assert await qian.says("新建学习") == T("study_admin.new.ask_title", max=100)  # not a wrong kind
+    assert await qian.says(TITLE) == T("study_admin.new.ask_content", max=5000)
+    assert await qian.says("添加学习材料") == T("study_admin.new.ask_title", max=100)  # not a text material
+    assert await materials(db) == []
+
+
 async def test_help_shows_the_line_to_secretaries_only(app: AppHarness) -> None:
     assert T("study_admin.help.new") in await app.chat("sim-qian").says("帮助")
     assert T("study_admin.help.new") not in await app.chat("sim-wang").says("帮助")

@@ -73,7 +73,7 @@ async def test_create_refuses_what_the_rules_refuse(api: TestClient, org: Org) -
         ({"pushed_at": "2026-11-21T09:00:00+08:00"}, "pushed_at", None),
     ]
     for change, field, message in cases:
-        answer = await material(api, 400, **change)
+        answer = await material(api, 422, **change)
         assert answer["error"] == "invalid", change
         assert [f["field"] for f in answer["fields"]] == [field], (change, answer)
         if message is not None:
@@ -101,7 +101,7 @@ async def test_list_newest_first_with_read_and_pushed_counts(
     assert page["total"] == 3 and all("body" not in m for m in page["items"])  # the text only in the detail
     assert [m["id"] for m in (await call(api, "GET", f"{MATERIALS}?per_page=1&page=2"))["items"]] == [second["id"]]
     for query in ("page=0", "per_page=500", "tag=x"):
-        assert (await call(api, "GET", f"{MATERIALS}?{query}", 400))["error"] == "invalid", query
+        assert (await call(api, "GET", f"{MATERIALS}?{query}", 422))["error"] == "invalid", query
 
 
 async def test_detail_lists_who_read_and_who_has_not(
@@ -150,7 +150,7 @@ async def test_push_now_later_and_to_another_audience(
                         ({"audience": {"kind": "members", "ids": [9999]}}, "audience.ids"),
                         ({"audience": {"kind": "groups", "ids": []}}, "audience.ids"),
                         ({"title": "别的标题"}, "title")):
-        answer = await call(api, "POST", f"{MATERIALS}/{created['id']}/push", 400, json=body)
+        answer = await call(api, "POST", f"{MATERIALS}/{created['id']}/push", 422, json=body)
         assert [f["field"] for f in answer["fields"]] == [field], body
     assert (await call(api, "POST", f"{MATERIALS}/9999/push", 404))["error"] == "not_found"
 
@@ -194,7 +194,7 @@ async def test_bad_plans_are_refused(api: TestClient, org: Org) -> None:
         ({"cron": None}, "cron", None),
         ({"interval": "weekly"}, "interval", None),
     ):
-        answer = await plan(api, 400, **change)
+        answer = await plan(api, 422, **change)
         assert [f["field"] for f in answer["fields"]] == [field], (change, answer)
         if message is not None:
             assert answer["message"] == message

@@ -18,79 +18,47 @@
 The API acts as the office: the core functions of :mod:`bot.domain.activities` run with ``by=None``. Times in
 and out are ISO 8601 with an offset; a time without one is refused rather than guessed.
 
-Errors: a body or query that is not valid, and a rule of :mod:`bot.domain.activities` that refuses the input, are
-**400** ``{"error": "invalid", "message", "fields": [{"field", "message"}]}``, the message from the
-catalogue (Chinese, ready to show). A state that does not allow the action is **409**: ``not_scheduled``
-(changing a closed or cancelled activity), ``not_open`` (closing before the window opened), ``unchanged``
-(a correction to the status it already has), ``already_decided`` (a leave request decided before),
-``screen_expired`` (a screen link asked for a day after the sign-in closed).
+Errors (:mod:`bot.api.common`): a body or query that is not valid, and a rule of :mod:`bot.domain.activities`
+that refuses the input, are **422** ``invalid`` with the catalogue's message and the field. A state that does
+not allow the action is **409**: ``not_scheduled`` (changing a closed or cancelled activity), ``not_open``
+(closing before the window opened), ``unchanged`` (a correction to the status it already has),
+``already_decided`` (a leave request decided before), ``screen_expired`` (a screen link asked for a day after
+the sign-in closed).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 from aiohttp import web
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from typing_extensions import TypedDict
 
-from bot.api.common import (
-    ApiError,
-    admin_endpoint,
-    not_found,
-    path_id,
-)
-from bot.api.forms import MAX_PER_PAGE, AudienceBody, Aware, Strict, arm, bad, body_of, iso, query_of, ref
+from bot.api.answers import Decided, Page, Ref, Time, decided_json, iso, paged, ref
+from bot.api.common import ApiError, Aware, PageQuery, Strict, fetch_page, found, invalid_field
+from bot.api.forms import AudienceBody, AudienceOut, arm, audience_json, audience_of, check_audience
+from bot.api.registry import Routes
 from bot.domain import activities as ops
 from bot.domain import attendance as report
-from bot.domain.activities import ActivityDraft, ActivityError
 from bot.domain.links import TOKEN_GRACE, screen_url
 from bot.domain.notices import outbox_for
+from bot.domain.refusals import Refusal
 from bot.domain.tasks import cancel_task
 from bot.infra.services import Services, services_of
-from models.activity import (
-    Activity,
-    ActivityStatus,
-    ActivityType,
-    Attendance,
-    AttendanceCorrection,
-    AttendanceStatus,
-    Audience,
-    LeaveRequest,
-    LeaveStatus,
-)
-from models.member import Committee, LiaisonGroup, Member, Sector
+from models import activity as a
+from models.member import LiaisonGroup, Member
 
 log = logging.getLogger(__name__)
+routes = Routes("activities")
 
 WINDOW_MAX = 24 * 60  # minutes, as the configured defaults (bot.infra.config.ActivitySettings)
 DESCRIPTION_MAX = 5000
-
-# Which request field a refusal of bot.domain.activities is about, so a form can put the message beside it.
-FIELD_OF = {
-    "activity.error.title": "title",
-    "activity.error.venue": "venue",
-    "activity.error.ends_before_start": "ends_at",
-    "activity.error.geofence_incomplete": "geofence",
-    "activity.error.geofence_range": "geofence",
-    "activity.error.radius": "geofence.radius_m",
-    "activity.error.location_needs_geofence": "require_location",
-    "activity.error.audience_empty": "audience.ids",
-    "activity.error.unknown_members": "audience.ids",
-    "activity.error.late_after_close": "late_after_minutes",
-    "attendance.error.reason": "reason",
-    "leave.error.deny_reason": "note",
-}
-# Refusals that are about the state of the thing, not the input: 409 with these error codes.
-CONFLICTS = {
-    "activity.error.not_scheduled": "not_scheduled",
-    "attendance.error.unchanged": "unchanged",
-    "leave.error.decided": "already_decided",
-}
+NO_ACTIVITY = {404: "No activity with this id."}
+NOT_SCHEDULED = {409: "not_scheduled: the activity is closed or cancelled."}
 
 
 # --- bodies and queries ---------------------------------------------------------------------------------
@@ -99,7 +67,7 @@ CONFLICTS = {
 class GeofenceBody(Strict):
     latitude: float
     longitude: float
-    radius_m: int
+    radius_m: int = Field(description="10 to 50000 metres")
 
 
 class ActivityFields(Strict):
@@ -110,16 +78,17 @@ class ActivityFields(Strict):
     NOT_NULL: ClassVar[frozenset[str]] = frozenset({"type", "title", "starts_at", "venue", "description",
                                                     "require_location", "audience"})
 
-    type: ActivityType | None = None
-    title: str | None = None
+    type: a.ActivityType | None = None
+    title: str | None = Field(None, description=f"at most {ops.TITLE_MAX} characters")
     starts_at: Aware | None = None
-    ends_at: Aware | None = None
-    venue: str | None = None
+    ends_at: Aware | None = Field(None, description="default: the start + the configured duration")
+    venue: str | None = Field(None, description=f"at most {ops.VENUE_MAX} characters")
     description: str | None = Field(None, max_length=DESCRIPTION_MAX)
     geofence: GeofenceBody | None = None
-    require_location: bool | None = None
+    require_location: bool | None = Field(None, description="a code alone is not enough: the member must be "
+                                                            "inside the geofence")
     audience: AudienceBody | None = None
-    group_id: int | None = Field(None, ge=1)
+    group_id: int | None = Field(None, ge=1, description="the organising liaison group; null: the office")
     opens_minutes_before: int | None = Field(None, ge=0, le=WINDOW_MAX)
     closes_minutes_after: int | None = Field(None, ge=0, le=WINDOW_MAX)
     late_after_minutes: int | None = Field(None, ge=0, le=WINDOW_MAX)
@@ -132,35 +101,35 @@ class ActivityFields(Strict):
         return self
 
 
-class PatchBody(ActivityFields):
+class ActivityPatch(ActivityFields):
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     @model_validator(mode="after")
-    def _something(self) -> PatchBody:
+    def _something(self) -> ActivityPatch:
         if not self.model_fields_set:
             raise ValueError("give at least one field to change")
         return self
 
 
-class CreateBody(ActivityFields):
-    type: ActivityType
-    title: str
+class ActivityCreate(ActivityFields):
+    type: a.ActivityType
+    title: str = Field(description=f"at most {ops.TITLE_MAX} characters")
     starts_at: Aware
     notify: bool = Field(True, description="push the meeting notice (and arm reminders and the last call)")
     notice_at: Aware | None = Field(None, description="when to push the notice; default: now")
 
 
-class ListQuery(Strict):
+class ActivityQuery(PageQuery):
     starts_from: Aware | None = Field(None, alias="from", description="starts at or after")
     starts_to: Aware | None = Field(None, alias="to", description="starts before")
-    status: ActivityStatus | None = None
-    type: ActivityType | None = None
+    status: a.ActivityStatus | None = None
+    type: a.ActivityType | None = None
     group_id: int | None = Field(None, ge=1, description="the organising liaison group")
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
-class CorrectionBody(Strict):
-    status: AttendanceStatus
-    reason: str
+class Correction(Strict):
+    status: a.AttendanceStatus
+    reason: str = Field(description=f"{ops.REASON_MIN} to {ops.REASON_MAX} characters, kept in the history")
 
 
 class YearQuery(Strict):
@@ -169,121 +138,273 @@ class YearQuery(Strict):
     member_id: int | None = Field(None, ge=1)
 
 
-class LeaveQuery(Strict):
-    status: LeaveStatus | None = None
+class LeaveQuery(PageQuery):
+    status: a.LeaveStatus | None = None
     activity_id: int | None = Field(None, ge=1)
     member_id: int | None = Field(None, ge=1)
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
-class DecisionBody(Strict):
-    note: str = ""
+class LeaveDecision(Strict):
+    note: str = Field("", description="told to the member; needed (2 to 300 characters) to deny")
 
 
-def _refused(error: ActivityError, services: Services) -> ApiError:
-    """A refusal of bot.domain.activities, in the words of the catalogue."""
-    message = services.texts(error.key, **error.values)
-    if error.key in CONFLICTS:
-        return ApiError(409, CONFLICTS[error.key], message)
-    return bad(FIELD_OF.get(error.key, "body"), message)
+# --- answers ----------------------------------------------------------------------------------------------
+
+
+class Counts(TypedDict):
+    expected: int
+    present: int
+    late: int
+    leave: int
+    absent: int
+    attended: Annotated[int, Field(description="present + late")]
+    rate: Annotated[float, Field(description="attended / (expected − leave); 0 when nobody is expected")]
+
+
+class GeofenceOut(TypedDict):
+    latitude: float
+    longitude: float
+    radius_m: int
+
+
+class ActivityOut(TypedDict):
+    id: int
+    type: a.ActivityType
+    title: str
+    status: a.ActivityStatus
+    starts_at: Time
+    ends_at: Time
+    venue: str
+    description: str
+    geofence: GeofenceOut | None
+    require_location: bool
+    audience: AudienceOut
+    group: Ref | None
+    signin_opens_at: Time
+    signin_closes_at: Time
+    late_after: Time
+    opens_minutes_before: int
+    closes_minutes_after: int
+    late_after_minutes: int
+    created_at: Time
+    updated_at: Time
+    closed_at: Time | None
+
+
+class TalliedActivity(ActivityOut):
+    tally: Counts
+
+
+class ActivityPage(Page):
+    items: list[TalliedActivity]
+
+
+class ActivityDetail(TalliedActivity):
+    screen_url: Annotated[str | None, Field(description="the venue screen's signed link; null a day after "
+                                                        "the sign-in closed")]
+
+
+class ClosedActivity(ActivityDetail):
+    closed_now: Annotated[bool, Field(description="false when it was closed already")]
+
+
+class ScreenLink(TypedDict):
+    url: str
+    expires_at: Time
+
+
+class SheetActivity(TypedDict):
+    id: int
+    title: str
+    status: a.ActivityStatus
+    starts_at: Time
+    signin_closes_at: Time
+
+
+class GroupCounts(Counts):
+    group: Ref | None
+    pending: NotRequired[Annotated[int, Field(description="only while the activity is scheduled")]]
+
+
+class SheetLeave(TypedDict):
+    id: int
+    kind: a.LeaveKind
+    status: a.LeaveStatus
+
+
+class SheetRowOut(TypedDict):
+    member: Ref
+    group: Ref | None
+    status: a.AttendanceStatus | Literal["pending"]
+    method: a.SignInMethod | None
+    signed_in_at: Time | None
+    leave_id: int | None
+    leave: SheetLeave | None
+    corrected: bool
+
+
+class AttendanceSheet(TypedDict):
+    """One row per member (while the activity is scheduled, audience members without a row are pending)."""
+
+    activity: SheetActivity
+    tally: Counts
+    groups: list[GroupCounts]
+    items: list[SheetRowOut]
+
+
+class AttendanceRecord(TypedDict):
+    status: a.AttendanceStatus
+    method: a.SignInMethod
+    signed_in_at: Time | None
+    group: Ref | None
+    leave_id: int | None
+    updated_at: Time
+
+
+CorrectionOut = TypedDict("CorrectionOut", {
+    "from": Annotated[str, Field(description="an attendance status, or none")], "to": a.AttendanceStatus,
+    "reason": str, "by": Annotated[str | None, Field(description="null: the admin API")], "by_id": int | None,
+    "at": Time,
+})
+
+
+class AttendanceHistory(TypedDict):
+    activity_id: int
+    member: Ref
+    attendance: AttendanceRecord | None
+    corrections: Annotated[list[CorrectionOut], Field(description="oldest first")]
+
+
+class MemberYear(Counts):
+    member: Ref
+    group: Ref | None
+    by_type: dict[a.ActivityType, Counts]
+
+
+class GroupYear(Counts):
+    group: Ref | None
+    members: int
+
+
+class YearAttendance(TypedDict):
+    year: int
+    timezone: str
+    activities: Annotated[int, Field(description="closed activities counted")]
+    totals: Counts
+    members: list[MemberYear]
+    groups: Annotated[list[GroupYear], Field(description="by the group a member was in at the time")]
+
+
+class LeaveActivity(TypedDict):
+    id: int
+    title: str
+    type: a.ActivityType
+    starts_at: Time
+
+
+class LeaveOut(Decided):
+    id: int
+    activity: LeaveActivity
+    member: Ref
+    group: Ref | None
+    kind: a.LeaveKind
+    reason: str
+    status: a.LeaveStatus
+    decision_note: str
+
+
+class LeavePage(Page):
+    items: list[LeaveOut]
 
 
 # --- activities -------------------------------------------------------------------------------------------
 
 
-@admin_endpoint
-async def create_activity(request: web.Request) -> web.Response:
-    body = await body_of(request, CreateBody)
+@routes.post("/activities", "Create an activity; its sign-in window and the close task follow.",
+             body=ActivityCreate, ok=ActivityDetail, status=201)
+async def create_activity(request: web.Request, body: ActivityCreate) -> web.Response:
     services = services_of(request.app)
-    draft = ActivityDraft(type=body.type, title=body.title, starts_at=body.starts_at)
+    draft = ops.ActivityDraft(type=body.type, title=body.title, starts_at=body.starts_at)
     _apply_fields(draft, body, body.model_fields_set)
     async with services.db.session() as session:
         await _check_references(session, draft)
-        try:
-            activity = await ops.create_activity(session, draft, settings=services.settings.activities, by=None,
-                                                 now=services.clock.now(), outbox=await outbox_for(services, session),
-                                                 notice_at=body.notice_at, notify=body.notify)
-        except ActivityError as exc:
-            raise _refused(exc, services) from None
+        activity = await ops.create_activity(session, draft, settings=services.settings.activities, by=None,
+                                             now=services.clock.now(), outbox=await outbox_for(services, session),
+                                             notice_at=body.notice_at, notify=body.notify)
         answer = await _detail(session, activity)
     await arm(services)
     return web.json_response(await _with_screen(services, activity, answer), status=201)
 
 
-@admin_endpoint
-async def list_activities(request: web.Request) -> web.Response:
-    query = query_of(request.query, ListQuery)
+@routes.get("/activities", "List activities by start, filtered and paginated, each with its tally.",
+            query=ActivityQuery, ok=ActivityPage)
+async def list_activities(request: web.Request, query: ActivityQuery) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        total = await session.scalar(_filtered(select(func.count()).select_from(Activity), query))
-        rows = (await session.scalars(
-            _filtered(select(Activity), query).order_by(Activity.starts_at, Activity.id)
-            .offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
+        total, rows = await fetch_page(
+            session, _filtered(select(a.Activity), query).order_by(a.Activity.starts_at, a.Activity.id), query)
         groups = (await report.names(session))["group"]
-        tallies = await _tallies(session, list(rows))
-        items = [{**activity_json(a, groups), "tally": tally_json(tallies[a.id or 0])} for a in rows]
-    return web.json_response({"items": items, "total": total or 0, "page": query.page, "per_page": query.per_page})
+        tallies = await _tallies(session, rows)
+        items = [{**activity_json(row, groups), "tally": tally_json(tallies[row.id or 0])} for row in rows]
+    return web.json_response(paged(items, total, query))
 
 
-@admin_endpoint
-async def get_activity(request: web.Request) -> web.Response:
+@routes.get("/activities/{activity_id}", "One activity with its tally and the venue screen's signed link.",
+            ok=ActivityDetail, errors=NO_ACTIVITY)
+async def get_activity(request: web.Request, activity_id: int) -> web.Response:
     services = services_of(request.app)
     async with services.db.reader() as session:
-        activity = await _activity(session, request)
+        activity = await _activity(session, activity_id)
         answer = await _detail(session, activity)
     return web.json_response(await _with_screen(services, activity, answer))
 
 
-@admin_endpoint
-async def patch_activity(request: web.Request) -> web.Response:
-    body = await body_of(request, PatchBody)
+@routes.patch("/activities/{activity_id}", "Change any of the create fields of a scheduled activity.",
+              description="The window and the close task move with it. Moving starts_at without ends_at keeps the "
+                          "duration; null resets ends_at, geofence, group_id and the window minutes.",
+              body=ActivityPatch, ok=ActivityDetail, errors={**NO_ACTIVITY, **NOT_SCHEDULED})
+async def patch_activity(request: web.Request, activity_id: int, body: ActivityPatch) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
-        activity = await _activity(session, request)
+        activity = await _activity(session, activity_id)
         draft = ops.draft_of(activity)
         if "starts_at" in body.model_fields_set and "ends_at" not in body.model_fields_set and body.starts_at:
             # Moving the start moves the end with it: the duration stays, rather than an end before the start.
             draft.ends_at = activity.ends_at + (body.starts_at - activity.starts_at)
         _apply_fields(draft, body, body.model_fields_set)
         await _check_references(session, draft)
-        try:
-            await ops.reschedule_activity(session, activity, draft, settings=services.settings.activities,
-                                          by=None, now=services.clock.now(),
-                                          outbox=await outbox_for(services, session))
-        except ActivityError as exc:
-            raise _refused(exc, services) from None
+        await ops.reschedule_activity(session, activity, draft, settings=services.settings.activities,
+                                      by=None, now=services.clock.now(), outbox=await outbox_for(services, session))
         answer = await _detail(session, activity)
     await arm(services)
     return web.json_response(await _with_screen(services, activity, answer))
 
 
-@admin_endpoint
-async def cancel_activity(request: web.Request) -> web.Response:
+@routes.post("/activities/{activity_id}/cancel", "Cancel a scheduled activity (its close task is cancelled too).",
+             ok=ActivityDetail, errors={**NO_ACTIVITY, **NOT_SCHEDULED})
+async def cancel_activity(request: web.Request, activity_id: int) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
-        activity = await _activity(session, request)
-        try:
-            await ops.cancel_activity(session, activity, now=services.clock.now(),
-                                      outbox=await outbox_for(services, session))
-        except ActivityError as exc:
-            raise _refused(exc, services) from None
+        activity = await _activity(session, activity_id)
+        await ops.cancel_activity(session, activity, now=services.clock.now(),
+                                  outbox=await outbox_for(services, session))
         answer = await _detail(session, activity)
     await arm(services)  # drops the armed close job
     return web.json_response(await _with_screen(services, activity, answer))
 
 
-@admin_endpoint
-async def close_activity(request: web.Request) -> web.Response:
+@routes.post("/activities/{activity_id}/close", "Close the sign-in now: audience − signed in − approved leave are "
+             "recorded absent. Idempotent (closed_now is false the second time).", ok=ClosedActivity,
+             errors={**NO_ACTIVITY, 409: "not_open: the sign-in window has not opened yet; not_scheduled: the "
+                                         "activity is cancelled."})
+async def close_activity(request: web.Request, activity_id: int) -> web.Response:
     """Close the sign-in now, for an office that wants the sheet before the scheduled moment."""
-
     services = services_of(request.app)
     now = services.clock.now()
     async with services.db.session() as session:
-        activity = await _activity(session, request)
-        if activity.status is ActivityStatus.CANCELLED:
-            raise ApiError(409, "not_scheduled", services.texts("activity.error.not_scheduled"))
-        if activity.status is ActivityStatus.SCHEDULED and now < activity.signin_opens_at:
+        activity = await _activity(session, activity_id)
+        if activity.status is a.ActivityStatus.CANCELLED:  # a closed one is closed again: nothing changes
+            raise Refusal.conflict("activity.error.not_scheduled", code="not_scheduled")
+        if activity.status is a.ActivityStatus.SCHEDULED and now < activity.signin_opens_at:
             # Closing before anybody could sign in would mark the whole audience absent.
             raise ApiError(409, "not_open", f"sign-in opens at {iso(activity.signin_opens_at)}; "
                            "an activity can be closed once its sign-in window has opened")
@@ -296,11 +417,13 @@ async def close_activity(request: web.Request) -> web.Response:
     return web.json_response({**await _with_screen(services, activity, answer), "closed_now": closed_now})
 
 
-@admin_endpoint
-async def screen_link(request: web.Request) -> web.Response:
+@routes.get("/activities/{activity_id}/screen-link", "The signed link of the venue screen (rotating code and QR); "
+            "it works until a day after the sign-in closes.", ok=ScreenLink,
+            errors={**NO_ACTIVITY, 409: "screen_expired: the sign-in closed more than a day ago."})
+async def screen_link(request: web.Request, activity_id: int) -> web.Response:
     services = services_of(request.app)
     async with services.db.reader() as session:
-        activity = await _activity(session, request)
+        activity = await _activity(session, activity_id)
     link = await _screen_link(services, activity)
     if link is None:
         raise ApiError(409, "screen_expired", "the sign-in closed more than a day ago: the venue screen has "
@@ -311,17 +434,18 @@ async def screen_link(request: web.Request) -> web.Response:
 # --- attendance -------------------------------------------------------------------------------------------
 
 
-@admin_endpoint
-async def get_attendance(request: web.Request) -> web.Response:
+@routes.get("/activities/{activity_id}/attendance", "One row per member, the tally and per-group counts.",
+            ok=AttendanceSheet, errors=NO_ACTIVITY)
+async def get_attendance(request: web.Request, activity_id: int) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        activity = await _activity(session, request)
+        activity = await _activity(session, activity_id)
         rows = await report.activity_sheet(session, activity)
         tally = await ops.tally(session, activity)
         groups = (await report.names(session))["group"]
     _, per_group = report.count_rows(rows)
-    open_ = activity.status is ActivityStatus.SCHEDULED
+    open_ = activity.status is a.ActivityStatus.SCHEDULED
     return web.json_response({
-        "activity": {"id": activity.id, "title": activity.title, "status": activity.status.value,
+        "activity": {"id": activity.id, "title": activity.title, "status": activity.status,
                      "starts_at": iso(activity.starts_at), "signin_closes_at": iso(activity.signin_closes_at)},
         "tally": tally_json(tally),
         "groups": [{"group": ref(group, groups), **counts.as_json(with_pending=open_)}
@@ -330,36 +454,38 @@ async def get_attendance(request: web.Request) -> web.Response:
     })
 
 
-@admin_endpoint
-async def correct_attendance(request: web.Request) -> web.Response:
-    body = await body_of(request, CorrectionBody)
+@routes.put("/activities/{activity_id}/attendance/{member_id}", "Correct a member's attendance, with a reason "
+            "kept in the history.", body=Correction, ok=AttendanceHistory,
+            errors={404: "No activity or no member with this id.",
+                    409: "unchanged: the member has this status already; not_scheduled: the activity is "
+                         "cancelled."})
+async def correct_attendance(request: web.Request, activity_id: int, member_id: int, body: Correction
+                             ) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
-        activity = await _activity(session, request)
-        member = await _member(session, request)
-        try:
-            await ops.correct_attendance(session, activity, member, status=body.status, reason=body.reason,
-                                         by=None, now=services.clock.now())
-        except ActivityError as exc:
-            raise _refused(exc, services) from None
+        activity = await _activity(session, activity_id)
+        member = await _member(session, member_id)
+        await ops.correct_attendance(session, activity, member, status=body.status, reason=body.reason,
+                                     by=None, now=services.clock.now())
         answer = await _history(session, activity, member)
     return web.json_response(answer)
 
 
-@admin_endpoint
-async def attendance_history(request: web.Request) -> web.Response:
+@routes.get("/activities/{activity_id}/attendance/{member_id}/history", "A member's record of one activity and "
+            "every correction, oldest first.", ok=AttendanceHistory,
+            errors={404: "No activity or no member with this id."})
+async def attendance_history(request: web.Request, activity_id: int, member_id: int) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        activity = await _activity(session, request)
-        member = await _member(session, request)
+        activity = await _activity(session, activity_id)
+        member = await _member(session, member_id)
         return web.json_response(await _history(session, activity, member))
 
 
-@admin_endpoint
-async def year_attendance(request: web.Request) -> web.Response:
-    query = query_of(request.query, YearQuery)
+@routes.get("/attendance", "A year's attendance (closed activities starting in the committee's local year): per "
+            "member by status and by activity type, and per liaison group.", query=YearQuery, ok=YearAttendance)
+async def year_attendance(request: web.Request, query: YearQuery) -> web.Response:
     services = services_of(request.app)
-    settings = services.settings
-    bounds = report.year_bounds(query.year, ZoneInfo(settings.scheduler.timezone))
+    bounds = report.year_bounds(query.year, services.zone)
     async with services.db.reader() as session:
         members = await report.year_by_member(session, bounds, group_id=query.group_id, member_id=query.member_id)
         groups = await report.year_by_group(session, bounds, group_id=query.group_id, member_id=query.member_id)
@@ -370,7 +496,7 @@ async def year_attendance(request: web.Request) -> web.Response:
         total.merge(group.counts)
     return web.json_response({
         "year": query.year,
-        "timezone": settings.scheduler.timezone,
+        "timezone": services.settings.scheduler.timezone,
         "activities": len(activities),
         "totals": total.as_json(),
         "members": [{
@@ -387,48 +513,40 @@ async def year_attendance(request: web.Request) -> web.Response:
 # --- leave ------------------------------------------------------------------------------------------------
 
 
-@admin_endpoint
-async def list_leave(request: web.Request) -> web.Response:
-    query = query_of(request.query, LeaveQuery)
+@routes.get("/leave", "Leave requests (请假), oldest first, filtered and paginated.", query=LeaveQuery, ok=LeavePage)
+async def list_leave(request: web.Request, query: LeaveQuery) -> web.Response:
     filters = [column == value for column, value in (
-        (LeaveRequest.status, query.status), (LeaveRequest.activity_id, query.activity_id),
-        (LeaveRequest.member_id, query.member_id)) if value is not None]
+        (a.LeaveRequest.status, query.status), (a.LeaveRequest.activity_id, query.activity_id),
+        (a.LeaveRequest.member_id, query.member_id)) if value is not None]
     async with services_of(request.app).db.reader() as session:
-        total = await session.scalar(select(func.count()).select_from(LeaveRequest).where(*filters))
-        rows = (await session.execute(
-            _leave_select().where(*filters).order_by(LeaveRequest.id)
-            .offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
+        total, rows = await fetch_page(session, _leave_select().where(*filters).order_by(a.LeaveRequest.id), query)
         groups = (await report.names(session))["group"]
-    items = [leave_json(leave, activity, member, groups) for leave, activity, member in rows]
-    return web.json_response({"items": items, "total": total or 0, "page": query.page, "per_page": query.per_page})
+    return web.json_response(paged([leave_json(leave, activity, member, groups) for leave, activity, member in rows],
+                                   total, query))
 
 
-@admin_endpoint
-async def approve_leave(request: web.Request) -> web.Response:
-    return await _decide(request, approve=True)
+@routes.post("/leave/{leave_id}/approve", "Approve a pending request; the member is told. After the close, their "
+             "absence becomes leave (with a correction row).", body=LeaveDecision, ok=LeaveOut,
+             errors={404: "No leave request with this id.", 409: "already_decided: it was decided before."})
+async def approve_leave(request: web.Request, leave_id: int, body: LeaveDecision) -> web.Response:
+    return await _decide(request, leave_id, body, approve=True)
 
 
-@admin_endpoint
-async def deny_leave(request: web.Request) -> web.Response:
-    return await _decide(request, approve=False)
+@routes.post("/leave/{leave_id}/deny", "Deny a pending request with a note the member is told.", body=LeaveDecision,
+             body_required=True, ok=LeaveOut,
+             errors={404: "No leave request with this id.", 409: "already_decided: it was decided before."})
+async def deny_leave(request: web.Request, leave_id: int, body: LeaveDecision) -> web.Response:
+    return await _decide(request, leave_id, body, approve=False)
 
 
-async def _decide(request: web.Request, *, approve: bool) -> web.Response:
-    leave_id = path_id(request, "leave_id")
-    body = await body_of(request, DecisionBody)
+async def _decide(request: web.Request, leave_id: int, body: LeaveDecision, *, approve: bool) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
-        leave = await session.get(LeaveRequest, leave_id)
-        if leave is None:
-            raise not_found("leave request")
-        try:
-            await ops.decide_leave(session, leave, approve=approve, by=None, note=body.note,
-                                   now=services.clock.now(), texts=services.texts)
-        except ActivityError as exc:
-            raise _refused(exc, services) from None
+        leave = await found(session, a.LeaveRequest, leave_id, "leave request")
+        await ops.decide_leave(session, leave, approve=approve, by=None, note=body.note,
+                               now=services.clock.now(), texts=services.texts)
         leave, activity, member = (await session.execute(
-            _leave_select().where(LeaveRequest.id == leave_id))).one()
+            _leave_select().where(a.LeaveRequest.id == leave_id))).one()
         groups = (await report.names(session))["group"]
     services.wake_delivery()  # the member is told; after the commit, so the worker finds the row
     return web.json_response(leave_json(leave, activity, member, groups))
@@ -437,21 +555,15 @@ async def _decide(request: web.Request, *, approve: bool) -> web.Response:
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
-async def _activity(session: AsyncSession, request: web.Request) -> Activity:
-    activity = await session.get(Activity, path_id(request, "activity_id"))
-    if activity is None:
-        raise not_found("activity")
-    return activity
+async def _activity(session: AsyncSession, activity_id: int) -> a.Activity:
+    return await found(session, a.Activity, activity_id, "activity")
 
 
-async def _member(session: AsyncSession, request: web.Request) -> Member:
-    member = await session.get(Member, path_id(request, "member_id"))
-    if member is None:
-        raise not_found("member")
-    return member
+async def _member(session: AsyncSession, member_id: int) -> Member:
+    return await found(session, Member, member_id, "member")
 
 
-def _apply_fields(draft: ActivityDraft, body: ActivityFields, given: set[str]) -> None:
+def _apply_fields(draft: ops.ActivityDraft, body: ActivityFields, given: set[str]) -> None:
     """Copy the fields the request gave onto the draft (the rest keep the draft's values)."""
     for name in ("type", "title", "starts_at", "ends_at", "venue", "description", "require_location",
                  "group_id", "opens_minutes_before", "closes_minutes_after", "late_after_minutes"):
@@ -462,58 +574,48 @@ def _apply_fields(draft: ActivityDraft, body: ActivityFields, given: set[str]) -
         draft.latitude, draft.longitude, draft.radius_m = (
             (fence.latitude, fence.longitude, fence.radius_m) if fence else (None, None, None))
     if "audience" in given and body.audience is not None:
-        draft.audience = body.audience.kind
-        # "all" takes nobody's ids: stored empty, so a later change of kind starts clean.
-        draft.audience_ids = [] if body.audience.kind is Audience.ALL else list(body.audience.ids)
+        draft.audience, draft.audience_ids = audience_of(body.audience)
 
 
-async def _check_references(session: AsyncSession, draft: ActivityDraft) -> None:
+async def _check_references(session: AsyncSession, draft: ops.ActivityDraft) -> None:
     """Ids that must exist: the organising group and the audience's groups, sectors or committees
     (member ids are checked by bot.domain.activities, with its own message)."""
     if draft.group_id is not None and await session.get(LiaisonGroup, draft.group_id) is None:
-        raise bad("group_id", f"unknown liaison group {draft.group_id}")
-    table = {Audience.GROUPS: LiaisonGroup, Audience.SECTORS: Sector, Audience.COMMITTEES: Committee}.get(
-        draft.audience)
-    if table is None or not draft.audience_ids:
-        return
-    known = set((await session.scalars(
-        select(table.id).where(table.id.in_(draft.audience_ids))  # type: ignore[attr-defined]
-    )).all())
-    unknown = sorted(set(draft.audience_ids) - known)
-    if unknown:
-        raise bad("audience.ids", f"unknown {draft.audience.value}: {unknown}")
+        raise invalid_field("group_id", f"unknown liaison group {draft.group_id}")
+    if draft.audience_ids:  # none: bot.domain.activities says what is missing, after the other rules
+        await check_audience(session, draft.audience, draft.audience_ids)
 
 
-def _filtered(statement: Any, query: ListQuery) -> Any:
+def _filtered(statement: Any, query: ActivityQuery) -> Any:
     if query.starts_from is not None:
-        statement = statement.where(Activity.starts_at >= query.starts_from)
+        statement = statement.where(a.Activity.starts_at >= query.starts_from)
     if query.starts_to is not None:
-        statement = statement.where(Activity.starts_at < query.starts_to)
+        statement = statement.where(a.Activity.starts_at < query.starts_to)
     if query.status is not None:
-        statement = statement.where(Activity.status == query.status)
+        statement = statement.where(a.Activity.status == query.status)
     if query.type is not None:
-        statement = statement.where(Activity.type == query.type)
+        statement = statement.where(a.Activity.type == query.type)
     if query.group_id is not None:
-        statement = statement.where(Activity.group_id == query.group_id)
+        statement = statement.where(a.Activity.group_id == query.group_id)
     return statement
 
 
-async def _tallies(session: AsyncSession, activities: list[Activity]) -> dict[int, ops.Tally]:
+async def _tallies(session: AsyncSession, activities: list[a.Activity]) -> dict[int, ops.Tally]:
     """Tallies of a page of activities: one grouped count for all, plus the audience size of the
     scheduled ones (a closed activity's rows are its audience)."""
-    ids = [a.id for a in activities if a.id is not None]
+    ids = [activity.id for activity in activities if activity.id is not None]
     counts: dict[int, dict[str, int]] = {}
     if ids:
         for activity_id, status, count in (await session.execute(
-            select(Attendance.activity_id, Attendance.status, func.count())
-            .where(Attendance.activity_id.in_(ids))  # type: ignore[attr-defined]
-            .group_by(Attendance.activity_id, Attendance.status)
+            select(a.Attendance.activity_id, a.Attendance.status, func.count())
+            .where(a.Attendance.activity_id.in_(ids))  # type: ignore[attr-defined]
+            .group_by(a.Attendance.activity_id, a.Attendance.status)
         )).all():
-            counts.setdefault(activity_id, {})[AttendanceStatus(status).value] = count
+            counts.setdefault(activity_id, {})[a.AttendanceStatus(status).value] = count
     found: dict[int, ops.Tally] = {}
     for activity in activities:
         by_status = counts.get(activity.id or 0, {})
-        expected = (await ops.audience_size(session, activity) if activity.status is ActivityStatus.SCHEDULED
+        expected = (await ops.audience_size(session, activity) if activity.status is a.ActivityStatus.SCHEDULED
                     else sum(by_status.values()))
         found[activity.id or 0] = ops.Tally(expected, *(by_status.get(s, 0) for s in report.STATUSES))
     return found
@@ -523,21 +625,22 @@ def _minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
 
 
-def activity_json(activity: Activity, groups: dict[int, str]) -> dict[str, Any]:
-    fence = ({"latitude": activity.latitude, "longitude": activity.longitude, "radius_m": activity.radius_m}
-             if activity.has_geofence else None)
+def activity_json(activity: a.Activity, groups: dict[int, str]) -> ActivityOut:
+    fence: GeofenceOut | None = (
+        {"latitude": activity.latitude, "longitude": activity.longitude, "radius_m": activity.radius_m}
+        if activity.has_geofence else None)
     return {
         "id": activity.id,
-        "type": activity.type.value,
+        "type": activity.type,
         "title": activity.title,
-        "status": activity.status.value,
+        "status": activity.status,
         "starts_at": iso(activity.starts_at),
         "ends_at": iso(activity.ends_at),
         "venue": activity.venue,
         "description": activity.description,
         "geofence": fence,
         "require_location": activity.require_location,
-        "audience": {"kind": activity.audience.value, "ids": list(activity.audience_ids or [])},
+        "audience": audience_json(activity.audience, activity.audience_ids),
         "group": ref(activity.group_id, groups),
         "signin_opens_at": iso(activity.signin_opens_at),
         "signin_closes_at": iso(activity.signin_closes_at),
@@ -551,17 +654,17 @@ def activity_json(activity: Activity, groups: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def tally_json(tally: ops.Tally) -> dict[str, Any]:
+def tally_json(tally: ops.Tally) -> Counts:
     return {"expected": tally.expected, "present": tally.present, "late": tally.late, "leave": tally.leave,
             "absent": tally.absent, "attended": tally.attended, "rate": round(tally.rate, 4)}
 
 
-async def _detail(session: AsyncSession, activity: Activity) -> dict[str, Any]:
+async def _detail(session: AsyncSession, activity: a.Activity) -> TalliedActivity:
     groups = (await report.names(session))["group"]
     return {**activity_json(activity, groups), "tally": tally_json(await ops.tally(session, activity))}
 
 
-async def _screen_link(services: Services, activity: Activity) -> dict[str, Any] | None:
+async def _screen_link(services: Services, activity: a.Activity) -> ScreenLink | None:
     """The venue screen's signed link, or None once it would be dead on arrival (a day after the sign-in
     closed). Called outside any session: signing may load the key in a write session of its own."""
     expires_at = activity.signin_closes_at + TOKEN_GRACE
@@ -570,12 +673,12 @@ async def _screen_link(services: Services, activity: Activity) -> dict[str, Any]
     return {"url": await screen_url(services, activity), "expires_at": iso(expires_at)}
 
 
-async def _with_screen(services: Services, activity: Activity, answer: dict[str, Any]) -> dict[str, Any]:
+async def _with_screen(services: Services, activity: a.Activity, answer: TalliedActivity) -> ActivityDetail:
     link = await _screen_link(services, activity)
     return {**answer, "screen_url": link["url"] if link else None}
 
 
-def _sheet_row_json(row: report.SheetRow, groups: dict[int, str]) -> dict[str, Any]:
+def _sheet_row_json(row: report.SheetRow, groups: dict[int, str]) -> SheetRowOut:
     leave = row.leave
     return {
         "member": {"id": row.member_id, "name": row.name},
@@ -584,23 +687,23 @@ def _sheet_row_json(row: report.SheetRow, groups: dict[int, str]) -> dict[str, A
         "method": row.method,
         "signed_in_at": iso(row.signed_in_at),
         "leave_id": leave.id if leave is not None else None,
-        "leave": None if leave is None else {"id": leave.id, "kind": leave.kind.value, "status": leave.status.value},
+        "leave": None if leave is None else {"id": leave.id, "kind": leave.kind, "status": leave.status},
         "corrected": bool(row.corrections),
     }
 
 
-async def _history(session: AsyncSession, activity: Activity, member: Member) -> dict[str, Any]:
+async def _history(session: AsyncSession, activity: a.Activity, member: Member) -> AttendanceHistory:
     row = await ops.attendance_of(session, activity.id or 0, member.id or 0)
     corrections = [] if row is None else (await session.scalars(
-        select(AttendanceCorrection).where(AttendanceCorrection.attendance_id == row.id)
-        .order_by(AttendanceCorrection.at, AttendanceCorrection.id)
+        select(a.AttendanceCorrection).where(a.AttendanceCorrection.attendance_id == row.id)
+        .order_by(a.AttendanceCorrection.at, a.AttendanceCorrection.id)
     )).all()
     groups = (await report.names(session))["group"]
     return {
         "activity_id": activity.id,
         "member": {"id": member.id, "name": member.name},
         "attendance": None if row is None else {
-            "status": row.status.value, "method": row.method.value, "signed_in_at": iso(row.signed_in_at),
+            "status": row.status, "method": row.method, "signed_in_at": iso(row.signed_in_at),
             "group": ref(row.group_id, groups), "leave_id": row.leave_id, "updated_at": iso(row.updated_at),
         },
         "corrections": [{"from": c.from_status, "to": c.to_status, "reason": c.reason,
@@ -609,24 +712,21 @@ async def _history(session: AsyncSession, activity: Activity, member: Member) ->
 
 
 def _leave_select() -> Any:
-    return (select(LeaveRequest, Activity, Member)
-            .join(Activity, Activity.id == LeaveRequest.activity_id)
-            .join(Member, Member.id == LeaveRequest.member_id))
+    return (select(a.LeaveRequest, a.Activity, Member)
+            .join(a.Activity, a.Activity.id == a.LeaveRequest.activity_id)
+            .join(Member, Member.id == a.LeaveRequest.member_id))
 
 
-def leave_json(leave: LeaveRequest, activity: Activity, member: Member, groups: dict[int, str]) -> dict[str, Any]:
+def leave_json(leave: a.LeaveRequest, activity: a.Activity, member: Member, groups: dict[int, str]) -> LeaveOut:
     return {
         "id": leave.id,
-        "activity": {"id": activity.id, "title": activity.title, "type": activity.type.value,
+        "activity": {"id": activity.id, "title": activity.title, "type": activity.type,
                      "starts_at": iso(activity.starts_at)},
         "member": {"id": member.id, "name": member.name},
         "group": ref(member.group_id, groups),
-        "kind": leave.kind.value,
+        "kind": leave.kind,
         "reason": leave.reason,
-        "status": leave.status.value,
-        "decided_by": leave.decided_by_name or None,
-        "decided_by_id": leave.decided_by_id,
+        "status": leave.status,
         "decision_note": leave.decision_note,
-        "created_at": iso(leave.created_at),
-        "decided_at": iso(leave.decided_at),
+        **decided_json(leave),
     }

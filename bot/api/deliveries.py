@@ -4,30 +4,53 @@ delivery of notice 17), a status, or a member."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import func, select
+from typing_extensions import TypedDict
 
-from bot.api.common import admin_endpoint, iso, parse_query
+from bot.api.answers import Page, Time, iso, paged
+from bot.api.common import PageQuery, fetch_page
+from bot.api.registry import Routes
 from bot.infra.services import services_of
 from models.delivery import Delivery, DeliveryStatus
 
-MAX_PER_PAGE = 500
+routes = Routes("deliveries")
+MAX_PER_PAGE = 500  # rows are small, and a broadcast's report wants them all
 
 
-class ListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    key_prefix: str | None = Field(None, min_length=1, max_length=200, description="idempotency key prefix")
+class DeliveryQuery(PageQuery):
+    key_prefix: str | None = Field(None, min_length=1, max_length=200,
+                                   description="idempotency key prefix, e.g. notice:17:")
     status: DeliveryStatus | None = None
     member: int | None = Field(None, ge=1, description="member id")
-    page: int = Field(1, ge=1)
     per_page: int = Field(100, ge=1, le=MAX_PER_PAGE)
 
 
-def _filtered(statement: Any, query: ListQuery) -> Any:
+class DeliveryOut(TypedDict):
+    id: int
+    key: str
+    platform: str
+    recipient: str
+    member_id: int | None
+    status: DeliveryStatus
+    channel: str | None
+    attempts: int
+    error_code: int | None
+    last_error: str | None
+    next_attempt_at: Time
+    sent_at: Time | None
+    created_at: Time
+
+
+class DeliveryPage(Page):
+    items: list[DeliveryOut]
+    by_status: Annotated[dict[DeliveryStatus, int], Field(description="every status, filtered as the items are")]
+
+
+def _filtered(statement: Any, query: DeliveryQuery) -> Any:
     if query.key_prefix:
         # LIKE with the prefix escaped, so a "%" or "_" in a key is taken literally
         escaped = query.key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -39,14 +62,14 @@ def _filtered(statement: Any, query: ListQuery) -> Any:
     return statement
 
 
-def delivery_json(row: Delivery) -> dict[str, Any]:
+def delivery_json(row: Delivery) -> DeliveryOut:
     return {
         "id": row.id,
         "key": row.idempotency_key,
         "platform": row.platform,
         "recipient": row.recipient,
         "member_id": row.member_id,
-        "status": row.status.value,
+        "status": row.status,
         "channel": row.channel,
         "attempts": row.attempts,
         "error_code": row.error_code,
@@ -57,22 +80,13 @@ def delivery_json(row: Delivery) -> dict[str, Any]:
     }
 
 
-@admin_endpoint
-async def list_deliveries(request: web.Request) -> web.Response:
-    query = parse_query(request.query, ListQuery)
+@routes.get("/deliveries", "Each recipient's push: sent (channel), queued, failed (why) or given up.",
+            query=DeliveryQuery, ok=DeliveryPage)
+async def list_deliveries(request: web.Request, query: DeliveryQuery) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        total = await session.scalar(_filtered(select(func.count()).select_from(Delivery), query))
+        total, rows = await fetch_page(session, _filtered(select(Delivery), query).order_by(Delivery.id), query)
         counts = dict((await session.execute(
             _filtered(select(Delivery.status, func.count()).group_by(Delivery.status), query)
         )).all())
-        rows = (await session.scalars(
-            _filtered(select(Delivery), query).order_by(Delivery.id)
-            .offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
-    return web.json_response({
-        "items": [delivery_json(row) for row in rows],
-        "total": total or 0,
-        "by_status": {status.value: int(counts.get(status, 0)) for status in DeliveryStatus},
-        "page": query.page,
-        "per_page": query.per_page,
-    })
+    by_status = {status.value: int(counts.get(status, 0)) for status in DeliveryStatus}
+    return web.json_response(paged([delivery_json(row) for row in rows], total, query, by_status=by_status))

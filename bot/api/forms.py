@@ -1,73 +1,65 @@
-"""Request parsing and small answers shared by the activities, notices and study parts of the admin API.
-
-These parts answer bad input with 400 (the members and reports parts: 422, same body), take times only
-with a UTC offset, and give times back in UTC.
-"""
+"""Request pieces shared by the activities, notices and study parts of the admin API: the audience (who is
+addressed) and arming the scheduler after a change."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from collections.abc import Sequence
 
-from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from typing_extensions import TypedDict
 
-from bot.api.common import ApiError, Model, parse_body, parse_query
+from bot.api.common import Strict, invalid_field
+from bot.domain.refusals import Refusal
 from bot.infra.services import Services
 from models.activity import Audience
+from models.member import Committee, LiaisonGroup, Sector
 
 log = logging.getLogger(__name__)
 
-MAX_PER_PAGE = 200
-INVALID = 400
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:  # a naive time is refused: guessing the zone would move a meeting by hours
-        raise ValueError("give a time zone offset, e.g. 2026-11-22T09:00:00+08:00")
-    return value
-
-
-Aware = Annotated[datetime, AfterValidator(_aware)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# The table an audience's ids are rows of (members are checked by the rules of bot.domain, with their message).
+AUDIENCE_TABLES = {Audience.GROUPS: LiaisonGroup, Audience.SECTORS: Sector, Audience.COMMITTEES: Committee}
 
 
 class AudienceBody(Strict):
     kind: Audience = Audience.ALL
-    ids: list[int] = Field(default_factory=list, description="group, sector, committee or member ids")
+    ids: list[int] = Field(default_factory=list, description="group, sector, committee or member ids (by kind)")
 
 
-def iso(moment: datetime | None) -> str | None:
-    """Out in UTC, as every other endpoint: an object fresh from a request still holds the caller's offset."""
-    return moment.astimezone(UTC).isoformat() if moment is not None else None
+class AudienceOut(TypedDict):
+    kind: Audience
+    ids: list[int]
 
 
-def _as_invalid(exc: ApiError) -> ApiError:
-    """The common helpers answer 422; this part of the API answers 400 (same body)."""
-    return ApiError(INVALID, exc.error, exc.message, exc.fields) if exc.status == 422 else exc
+def audience_json(audience: Audience, ids: Sequence[int] | None) -> AudienceOut:
+    return {"kind": audience, "ids": list(ids or [])}
 
 
-async def body_of(request: web.Request, model: type[Model]) -> Model:
-    try:
-        return await parse_body(request, model)
-    except ApiError as exc:
-        raise _as_invalid(exc) from None
+def audience_of(body: AudienceBody) -> tuple[Audience, list[int]]:
+    # "all" takes nobody's ids: stored empty, so a later change of kind starts clean.
+    return body.kind, [] if body.kind is Audience.ALL else list(body.ids)
 
 
-def query_of(query: Mapping[str, str], model: type[Model]) -> Model:
-    try:
-        return parse_query(query, model)
-    except ApiError as exc:
-        raise _as_invalid(exc) from None
+async def checked_audience(session: AsyncSession, body: AudienceBody) -> tuple[Audience, list[int]]:
+    """The audience a body names, once :func:`check_audience` found it whole."""
+    audience, ids = audience_of(body)
+    await check_audience(session, audience, ids)
+    return audience, ids
 
 
-def bad(field: str, message: str) -> ApiError:
-    return ApiError(INVALID, "invalid", message, [{"field": field, "message": message}])
+async def check_audience(session: AsyncSession, audience: Audience, ids: Sequence[int]) -> None:
+    """An audience other than "all" needs ids, and its groups, sectors or committees must exist."""
+    if audience is not Audience.ALL and not ids:
+        raise Refusal.invalid("activity.error.audience_empty", field="audience.ids")
+    table = AUDIENCE_TABLES.get(audience)
+    if table is None:
+        return
+    known = set((await session.scalars(select(table.id).where(table.id.in_(list(ids))))).all())  # type: ignore[attr-defined]
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        raise invalid_field("audience.ids", f"unknown {audience.value}: {unknown}")
 
 
 async def arm(services: Services) -> None:
@@ -81,7 +73,3 @@ async def arm(services: Services) -> None:
         await services.scheduler.sync()
     except Exception:
         log.exception("scheduler sync after a change failed; the periodic resync will catch up")
-
-
-def ref(ident: int | None, names: dict[int, str]) -> dict[str, Any] | None:
-    return None if ident is None else {"id": ident, "name": names.get(ident, "")}

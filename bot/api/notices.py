@@ -9,185 +9,212 @@ every push (meeting notices and study pushes are notices too).
     GET  /activities/{id}/answers         参加 / 请假 / no answer to an activity's notice, with names
 
 The API acts as the office (``by=None`` in :mod:`bot.domain.notices`), and follows :mod:`bot.api.activities`:
-times with an offset only, bad input **400** with the catalogue's message and the field it is about, a
+times with an offset only, a refused input **422** with the catalogue's message and the field it is about, a
 state that does not allow the action **409**.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import Field
 from sqlalchemy import String, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from typing_extensions import TypedDict
 
-from bot.api.common import ApiError, admin_endpoint, not_found, path_id
-
-# The conventions of the activities part (400 for bad input, aware times only, strict bodies, the arming
-# of jobs after a commit) are shared rather than copied, so the two parts cannot drift apart.
-from bot.api.forms import MAX_PER_PAGE, AudienceBody, Aware, Strict, arm, bad, body_of, iso, query_of, ref
+from bot.api.answers import Page, Ref, Time, iso, paged, ref
+from bot.api.common import Aware, PageQuery, Strict, fetch_page, found
+from bot.api.forms import AudienceBody, AudienceOut, arm, audience_json, checked_audience
+from bot.api.registry import Routes
 from bot.domain import attendance as report
 from bot.domain import notices as ops
-from bot.domain.activities import ActivityError, members_clause
-from bot.infra.services import Services, services_of
-from models.activity import Activity, Audience
+from bot.domain.audience import members_clause
+from bot.infra.services import services_of
+from models.activity import Activity, ActivityStatus
 from models.delivery import Delivery, DeliveryStatus
-from models.member import Committee, LiaisonGroup, Member, Sector
+from models.member import Member
 from models.notice import Notice, NoticeKind, NoticeReceipt, NoticeStatus
 
-# Which request field a refusal of bot.domain.notices / bot.domain.study is about, so a form can show the
-# message beside it.
-FIELD_OF = {
-    "notice.error.title": "title",
-    "notice.error.body": "body",
-    "notice.error.url": "url",
-    "activity.error.audience_empty": "audience.ids",
-    "activity.error.unknown_members": "audience.ids",
-    "study.error.link_or_text": "url",
-    "study.error.summary": "summary",
-    "study.error.tags": "tags",
-    "study.error.no_plan": "plan_id",
-    "study.error.plan_name": "name",
-    "study.error.cron": "cron",
-}
-# Refusals about the state of the notice, not the input: 409 with these error codes.
-CONFLICTS = {
-    "notice.error.not_scheduled": "not_scheduled",
-    "notice.error.not_sent": "not_sent",
-}
+routes = Routes("notices")
 COUNT_NAMES = ("recipients", "reached", "failed", "pending", "not_bound", "read")
+NO_NOTICE = {404: "No notice with this id."}
 
 
 # --- bodies and queries ---------------------------------------------------------------------------------
 
 
-class BroadcastBody(Strict):
-    title: str
-    body: str = ""
-    url: str = ""
+class BroadcastCreate(Strict):
+    title: str = Field(description=f"at most {ops.TITLE_MAX} characters")
+    body: str = Field("", description=f"at most {ops.BODY_MAX} characters")
+    url: str = Field("", description="http(s); each member gets a personal read-tracking link to it")
     audience: AudienceBody = Field(default_factory=AudienceBody)
     send_at: Aware | None = Field(None, description="when to send; default (or a past time): now")
     to_group_chats: bool = Field(True, description="also post to the configured WeCom group chats")
 
 
-class ListQuery(Strict):
+class NoticeQuery(PageQuery):
     kind: NoticeKind | None = None
     status: NoticeStatus | None = None
     activity_id: int | None = Field(None, ge=1)
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
-def refused(error: ActivityError, services: Services) -> ApiError:
-    """A refusal of bot.domain.notices or bot.domain.study, in the words of the catalogue."""
-    message = services.texts(error.key, **error.values)
-    if error.key in CONFLICTS:
-        return ApiError(409, CONFLICTS[error.key], message)
-    return bad(FIELD_OF.get(error.key, "body"), message)
+# --- answers ----------------------------------------------------------------------------------------------
 
 
-def audience_of(body: AudienceBody) -> tuple[Audience, list[int]]:
-    # "all" takes nobody's ids: stored empty, as the activities part does.
-    return body.kind, [] if body.kind is Audience.ALL else list(body.ids)
+class NoticeCounts(TypedDict):
+    recipients: Annotated[int, Field(description="members addressed when it was sent")]
+    reached: Annotated[int, Field(description="at least one push sent")]
+    failed: Annotated[int, Field(description="every push failed or was given up")]
+    pending: Annotated[int, Field(description="a push still queued or being sent")]
+    not_bound: Annotated[int, Field(description="no chat identity: nothing could be pushed")]
+    read: Annotated[int, Field(description="opened the link or answered")]
 
 
-async def check_audience(session: AsyncSession, audience: Audience, ids: Sequence[int]) -> None:
-    """The audience's groups, sectors or committees must exist (member ids are checked by the core, with
-    its own message); an audience other than "all" needs ids."""
-    if audience is not Audience.ALL and not ids:
-        raise ActivityError("activity.error.audience_empty")
-    table = {Audience.GROUPS: LiaisonGroup, Audience.SECTORS: Sector, Audience.COMMITTEES: Committee}.get(audience)
-    if table is None:
-        return
-    known = set((await session.scalars(select(table.id).where(table.id.in_(list(ids))))).all())  # type: ignore[attr-defined]
-    unknown = sorted(set(ids) - known)
-    if unknown:
-        raise bad("audience.ids", f"unknown {audience.value}: {unknown}")
+class UnreachedOut(TypedDict):
+    member: Ref
+    group: Annotated[Ref | None, Field(description="the member's group when the notice went out")]
+    reason: Literal["not_bound", "pending", "failed"]
+    error: Annotated[str | None, Field(description="the last error, when failed")]
+
+
+class NoticeReportOut(NoticeCounts):
+    unreached: list[UnreachedOut]
+
+
+class NoticeOut(TypedDict):
+    id: int
+    kind: NoticeKind
+    title: str
+    body: str
+    url: str
+    status: NoticeStatus
+    activity_id: int | None
+    material_id: int | None
+    audience: AudienceOut
+    to_group_chats: bool
+    send_at: Time
+    sent_at: Time | None
+    created_at: Time
+    created_by_id: Annotated[int | None, Field(description="null: the office (the admin API)")]
+    recipients: int
+    resends: Annotated[int, Field(description="times the unreached were sent it again")]
+
+
+class CountedNotice(NoticeOut):
+    counts: NoticeCounts
+
+
+class NoticePage(Page):
+    items: list[CountedNotice]
+
+
+class NoticeDetail(NoticeOut):
+    report: Annotated[NoticeReportOut | None, Field(description="null until the notice is sent")]
+
+
+class ResentNotice(NoticeDetail):
+    queued: Annotated[int, Field(description="pushes queued again")]
+
+
+class Person(TypedDict):
+    id: int
+    name: str
+    group: Ref | None
+
+
+class AnswerCounts(TypedDict):
+    attend: int
+    leave: int
+    no_answer: int
+
+
+class AnsweredActivity(TypedDict):
+    id: int
+    title: str
+    status: ActivityStatus
+    starts_at: Time
+
+
+class Answers(TypedDict):
+    activity: AnsweredActivity
+    counts: AnswerCounts
+    attend: list[Person]
+    leave: Annotated[list[Person], Field(description="said 请假, or asked for leave (pending or approved)")]
+    no_answer: list[Person]
 
 
 # --- notices ----------------------------------------------------------------------------------------------
 
 
-@admin_endpoint
-async def create_broadcast(request: web.Request) -> web.Response:
-    body = await body_of(request, BroadcastBody)
+@routes.post("/notices", "A broadcast (群发) to an audience: sent now (receipts written, one push per chat identity) "
+             "or at send_at (a scheduled task).", body=BroadcastCreate, ok=NoticeDetail, status=201)
+async def create_broadcast(request: web.Request, body: BroadcastCreate) -> web.Response:
     services = services_of(request.app)
-    audience, ids = audience_of(body.audience)
     async with services.db.session() as session:
-        try:
-            await check_audience(session, audience, ids)
-            notice = await ops.create_notice(
-                session, await ops.outbox_for(services, session), kind=NoticeKind.BROADCAST, title=body.title,
-                body=body.body, url=body.url, audience=audience, audience_ids=ids, send_at=body.send_at,
-                by=None, to_group_chats=body.to_group_chats)
-        except ActivityError as exc:
-            raise refused(exc, services) from None
+        audience, ids = await checked_audience(session, body.audience)
+        notice = await ops.create_notice(
+            session, await ops.outbox_for(services, session), kind=NoticeKind.BROADCAST, title=body.title,
+            body=body.body, url=body.url, audience=audience, audience_ids=ids, send_at=body.send_at,
+            by=None, to_group_chats=body.to_group_chats)
         answer = await notice_detail(session, notice)
     await arm(services)  # the pushes are queued, or the send task is armed
     return web.json_response(answer, status=201)
 
 
-@admin_endpoint
-async def list_notices(request: web.Request) -> web.Response:
-    query = query_of(request.query, ListQuery)
+@routes.get("/notices", "Notices of every kind (broadcasts, meeting notices, study pushes), latest send time first, "
+            "each with the report's counts.", query=NoticeQuery, ok=NoticePage)
+async def list_notices(request: web.Request, query: NoticeQuery) -> web.Response:
     filters = [column == value for column, value in (
         (Notice.kind, query.kind), (Notice.status, query.status), (Notice.activity_id, query.activity_id))
         if value is not None]
     async with services_of(request.app).db.reader() as session:
-        total = await session.scalar(select(func.count()).select_from(Notice).where(*filters))
-        rows = (await session.scalars(
-            select(Notice).where(*filters).order_by(Notice.send_at.desc(), Notice.id.desc())  # type: ignore[attr-defined]
-            .offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
+        total, rows = await fetch_page(session, select(Notice).where(*filters).order_by(
+            Notice.send_at.desc(), Notice.id.desc()), query)  # type: ignore[attr-defined]
         counts = await page_counts(session, [n.id for n in rows if n.id is not None])
     zero = dict.fromkeys(COUNT_NAMES, 0)
-    items = [{**notice_json(n), "counts": counts.get(n.id or 0, zero)} for n in rows]
-    return web.json_response({"items": items, "total": total or 0, "page": query.page, "per_page": query.per_page})
+    return web.json_response(paged([{**notice_json(n), "counts": counts.get(n.id or 0, zero)} for n in rows],
+                                   total, query))
 
 
-@admin_endpoint
-async def get_notice(request: web.Request) -> web.Response:
+@routes.get("/notices/{notice_id}", "One notice with its report: reached, failed (why), pending, not bound, read, "
+            "and every member not reached.", ok=NoticeDetail, errors=NO_NOTICE)
+async def get_notice(request: web.Request, notice_id: int) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        notice = await _notice(session, request)
+        notice = await _notice(session, notice_id)
         return web.json_response(await notice_detail(session, notice))
 
 
-@admin_endpoint
-async def cancel_notice(request: web.Request) -> web.Response:
+@routes.post("/notices/{notice_id}/cancel", "Cancel a scheduled notice (its send task is cancelled).",
+             ok=NoticeDetail, errors={**NO_NOTICE, 409: "not_scheduled: sent or cancelled already."})
+async def cancel_notice(request: web.Request, notice_id: int) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
-        notice = await _notice(session, request)
-        try:
-            await ops.cancel_notice(session, notice)
-        except ActivityError as exc:
-            raise refused(exc, services) from None
+        notice = await _notice(session, notice_id)
+        await ops.cancel_notice(session, notice)
         answer = await notice_detail(session, notice)
     await arm(services)  # drops the armed send job
     return web.json_response(answer)
 
 
-@admin_endpoint
-async def resend_notice(request: web.Request) -> web.Response:
+@routes.post("/notices/{notice_id}/resend", "Send a sent notice again to the members whose every push failed (not "
+             "to those still pending or not bound).", ok=ResentNotice,
+             errors={**NO_NOTICE, 409: "not_sent: not sent yet, or cancelled."})
+async def resend_notice(request: web.Request, notice_id: int) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
-        notice = await _notice(session, request)
-        try:
-            queued = await ops.resend_unreached(session, notice, await ops.outbox_for(services, session))
-        except ActivityError as exc:
-            raise refused(exc, services) from None
+        notice = await _notice(session, notice_id)
+        queued = await ops.resend_unreached(session, notice, await ops.outbox_for(services, session))
         answer = await notice_detail(session, notice)
     services.wake_delivery()  # after the commit, so the worker finds the rows
     return web.json_response({**answer, "queued": queued})
 
 
-@admin_endpoint
-async def activity_answers(request: web.Request) -> web.Response:
+@routes.get("/activities/{activity_id}/answers", "Answers to an activity's notice: 参加, 请假 and no answer, over "
+            "the activity's active audience.", ok=Answers, errors={404: "No activity with this id."})
+async def activity_answers(request: web.Request, activity_id: int) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        activity = await session.get(Activity, path_id(request, "activity_id"))
-        if activity is None:
-            raise not_found("activity")
+        activity = await found(session, Activity, activity_id, "activity")
         answers = await ops.answers_for(session, activity)
         # The same audience answers_for walked, by a clause rather than a list of ids of any length.
         people = {ident: (name, group) for ident, name, group in (await session.execute(
@@ -195,12 +222,12 @@ async def activity_answers(request: web.Request) -> web.Response:
             .where(members_clause(activity.audience, activity.audience_ids)))).all()}
         groups = (await report.names(session))["group"]
 
-    def listed(ids: list[int]) -> list[dict[str, Any]]:
+    def listed(ids: list[int]) -> list[Person]:
         return [{"id": ident, "name": people.get(ident, ("", None))[0],
                  "group": ref(people.get(ident, ("", None))[1], groups)} for ident in ids]
 
     return web.json_response({
-        "activity": {"id": activity.id, "title": activity.title, "status": activity.status.value,
+        "activity": {"id": activity.id, "title": activity.title, "status": activity.status,
                      "starts_at": iso(activity.starts_at)},
         "counts": {"attend": len(answers.attend), "leave": len(answers.leave),
                    "no_answer": len(answers.no_answer)},
@@ -213,24 +240,21 @@ async def activity_answers(request: web.Request) -> web.Response:
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
-async def _notice(session: AsyncSession, request: web.Request) -> Notice:
-    notice = await session.get(Notice, path_id(request, "notice_id"))
-    if notice is None:
-        raise not_found("notice")
-    return notice
+async def _notice(session: AsyncSession, notice_id: int) -> Notice:
+    return await found(session, Notice, notice_id, "notice")
 
 
-def notice_json(notice: Notice) -> dict[str, Any]:
+def notice_json(notice: Notice) -> NoticeOut:
     return {
         "id": notice.id,
-        "kind": notice.kind.value,
+        "kind": notice.kind,
         "title": notice.title,
         "body": notice.body,
         "url": notice.url,
-        "status": notice.status.value,
+        "status": notice.status,
         "activity_id": notice.activity_id,
         "material_id": notice.material_id,
-        "audience": {"kind": notice.audience.value, "ids": list(notice.audience_ids or [])},
+        "audience": audience_json(notice.audience, notice.audience_ids),
         "to_group_chats": notice.to_group_chats,
         "send_at": iso(notice.send_at),
         "sent_at": iso(notice.sent_at),
@@ -241,25 +265,25 @@ def notice_json(notice: Notice) -> dict[str, Any]:
     }
 
 
-async def notice_detail(session: AsyncSession, notice: Notice) -> dict[str, Any]:
+async def notice_detail(session: AsyncSession, notice: Notice) -> NoticeDetail:
     """The notice with its report (null until it is sent: before that nobody is expected)."""
     return {**notice_json(notice), "report": await report_json(session, notice)
             if notice.status is NoticeStatus.SENT else None}
 
 
-async def report_json(session: AsyncSession, notice: Notice) -> dict[str, Any]:
+async def report_json(session: AsyncSession, notice: Notice) -> NoticeReportOut:
     found = await ops.notice_report(session, notice)
     # The group a member was in when the notice went out (the receipt keeps it), as per-group figures of
     # attendance do: a member who moved since is listed where they were addressed.
     group_of = dict((await session.execute(select(NoticeReceipt.member_id, NoticeReceipt.group_id)
                                            .where(NoticeReceipt.notice_id == notice.id))).all())
     groups = (await report.names(session))["group"]
-    unreached = []
+    unreached: list[UnreachedOut] = []
     for item in found.unreached:
         reason, _, error = item.reason.partition(": ")
         unreached.append({"member": {"id": item.member_id, "name": item.name},
                           "group": ref(group_of.get(item.member_id), groups),
-                          "reason": reason, "error": error or None})
+                          "reason": reason, "error": error or None})  # type: ignore[typeddict-item]
     return {"recipients": found.recipients, "reached": found.reached, "failed": found.failed,
             "pending": found.pending, "not_bound": found.not_bound, "read": found.read, "unreached": unreached}
 

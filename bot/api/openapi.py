@@ -1,245 +1,182 @@
-"""The OpenAPI 3.1 document of the admin API, written by hand (small, and reviewed with the code).
+"""The OpenAPI 3.1 document of the admin API, generated from the endpoints' declarations
+(:mod:`bot.api.registry`): nothing about a request or an answer is written twice.
 
-``tests/test_api_members.py`` checks that every route the app serves under ``/api/v1`` is documented.
+    Endpoint(method, path, query, body, answers, errors)
+        path     {member_id} ──► a path parameter (an Id, or its type in Routes(parameters=…))
+        query    a pydantic model ──► one query parameter per field (its alias, its schema)
+        body     a pydantic model ──► requestBody, $ref to its schema
+        answers  status → TypedDict or model ──► responses, $ref to its schema
+        errors   status → when ──► responses with the Error schema, plus 401 and 503, and 422 (Invalid) when
+                 there is a query, a body or a path parameter that is not an id
+    components/schemas ◄── TypeAdapter(type).json_schema(ref_template="#/components/schemas/{model}")
+
+pydantic emits JSON Schema 2020-12, the dialect of OpenAPI 3.1. Two different types of one name would make one
+schema stand for both: that is an error here, not a silent overwrite.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
 
-from bot.api import activities_openapi, duty_openapi, notices_openapi, reports_openapi
-from bot.api.openapi_parts import COMMON_ERRORS as _COMMON_ERRORS
-from bot.api.openapi_parts import error as _error
-from bot.api.openapi_parts import json_ref as _json
+from bot.api.common import ApiHandler, Error, Invalid
+from bot.api.registry import Endpoint, Id, path_parameters
 
-_ROLES = ["member", "group_leader", "secretary", "admin"]
-_STATUSES = ["pending", "active", "suspended", "left", "rejected"]
-_APPLICATION_STATUSES = ["pending", "approved", "rejected", "withdrawn"]
+REF = "#/components/schemas/{model}"
+Mode = Literal["validation", "serialization"]
+
+DESCRIPTION = (
+    "The office's side of lvzhi: members (registrations to approve or reject, roles), social-condition reports "
+    "and their workflow, deliveries of pushes, activities with their attendance and leave requests, broadcasts "
+    "and every notice's report, study materials and plans, and the duty ledger. "
+    "Every endpoint but this document needs `Authorization: Bearer <admin.api_token>`. "
+    "Errors are `{\"error\": code, \"message\": text}`: 401 unauthorized, 403 forbidden, 404 not_found, "
+    "409 with a code naming the state that does not allow the action (already_decided, not_scheduled …), "
+    "503 api_disabled; a request that is not valid (body, query, a malformed path value) is 422 "
+    "`{\"error\": \"invalid\", \"message\", \"fields\": [{\"field\", \"message\"}]}`, the message from the "
+    "message catalogue when a rule refused it. Times are ISO 8601: in with an offset, out in UTC."
+)
+COMMON_ERRORS = {401: "Missing or wrong bearer token.", 503: "The API is disabled: no admin.api_token is configured."}
+INVALID_REQUEST = "The request is not valid: each field and what is wrong with it."
 
 
-_MEMBER_ERRORS = {**_COMMON_ERRORS, "404": _error("No member with this id.")}
-_ID = {"name": "member_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-_REF = {
-    "type": ["object", "null"],
-    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
-}
+class _UntitledFields(GenerateJsonSchema):
+    """No "title" on each field ("Created At" for created_at says nothing the name does not); types keep theirs,
+    which name the components."""
 
-DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "lvzhi admin API",
-        "version": "1",
-        "description": (
-            "Members of the CPPCC committee: list, read, approve or reject registrations, change role or "
-            "status; social-condition reports; deliveries; activities, their attendance and leave requests; "
-            "broadcasts and every notice's report (reached, failed, read), answers to meeting notices; study "
-            "materials and plans. "
-            "Every endpoint but this document needs `Authorization: Bearer <admin.api_token>`. "
-            "Approving or rejecting tells the applicant in chat."
-        ),
-    },
-    "servers": [{"url": "/api/v1"}],
-    "security": [{"bearer": []}],
-    "paths": {
-        "/members": {
-            "get": {
-                "operationId": "listMembers",
-                "summary": "List members, filtered and paginated (ordered by id).",
-                "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": _STATUSES}},
-                    {"name": "group", "in": "query", "description": "liaison group id or exact name",
-                     "schema": {"type": "string"}},
-                    {"name": "sector", "in": "query", "description": "sector (界别) id or exact name",
-                     "schema": {"type": "string"}},
-                    {"name": "page", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "default": 1}},
-                    {"name": "per_page", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
-                ],
-                "responses": {
-                    "200": _json("MemberPage", "One page of members."),
-                    "422": _json("ValidationError", "A query parameter is not valid (or unknown)."),
-                    **_COMMON_ERRORS,
-                },
-            }
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+class _Schemas:
+    """components/schemas as the document is built: each type's schema once, under its name."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, dict[str, Any]] = {}
+
+    def of(self, type_: Any, mode: Mode) -> dict[str, Any]:
+        """The type's schema, its nested types moved to the components."""
+        schema = TypeAdapter(type_).json_schema(ref_template=REF, mode=mode, schema_generator=_UntitledFields)
+        for name, nested in schema.pop("$defs", {}).items():
+            self._put(name, nested)
+        return schema
+
+    def ref(self, type_: Any, mode: Mode) -> dict[str, Any]:
+        """A $ref to the type's schema, which becomes a component under its title."""
+        schema = self.of(type_, mode)
+        name = schema.get("title")
+        if not name or "$ref" in schema:
+            return schema
+        self._put(name, schema)
+        return {"$ref": REF.format(model=name)}
+
+    def _put(self, name: str, schema: dict[str, Any]) -> None:
+        if self.found.setdefault(name, schema) != schema:
+            raise ValueError(f"two different schemas are named {name}: rename one of the types")
+
+
+def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    schemas = _Schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    names: set[str] = set()
+    for endpoint in endpoints:
+        if endpoint.name in names:
+            raise ValueError(f"two endpoints are named {endpoint.name}: operation ids must be unique")
+        names.add(endpoint.name)
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "lvzhi admin API", "version": "1", "description": DESCRIPTION},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "tags": [{"name": tag} for tag in dict.fromkeys(endpoint.tag for endpoint in endpoints)],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": dict(sorted(schemas.found.items())),
         },
-        "/members/{member_id}": {
-            "parameters": [_ID],
-            "get": {
-                "operationId": "getMember",
-                "summary": "One member, with chat identities and the latest registration application.",
-                "responses": {"200": _json("MemberDetail", "The member."), **_MEMBER_ERRORS},
-            },
-            "patch": {
-                "operationId": "updateMember",
-                "summary": "Change role, status or a secretary's liaison-group scope.",
-                "description": "A pending or rejected member's status changes only through approve / reject "
-                               "(409). Making someone group leader replaces the group's previous leader.",
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/MemberPatch"}}}},
-                "responses": {
-                    "200": _json("MemberDetail", "The member after the change."),
-                    "409": _error("The member is pending or rejected."),
-                    "422": _json("ValidationError", "The body is not valid."),
-                    **_MEMBER_ERRORS,
-                },
-            },
-        },
-        "/members/{member_id}/approve": {
-            "parameters": [_ID],
-            "post": {
-                "operationId": "approveMember",
-                "summary": "Approve a pending registration: the member becomes active and is told.",
-                "responses": {
-                    "200": _json("Decision", "Approved."),
-                    "409": _error("The member is not pending."),
-                    **_MEMBER_ERRORS,
-                },
-            },
-        },
-        "/members/{member_id}/reject": {
-            "parameters": [_ID],
-            "post": {
-                "operationId": "rejectMember",
-                "summary": "Reject a pending registration with a reason the applicant is told.",
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Rejection"}}}},
-                "responses": {
-                    "200": _json("Decision", "Rejected."),
-                    "409": _error("The member is not pending."),
-                    "422": _json("ValidationError", "The body is not valid (a reason is required)."),
-                    **_MEMBER_ERRORS,
-                },
-            },
-        },
-        **reports_openapi.PATHS,
-        **activities_openapi.PATHS,
-        **notices_openapi.PATHS,
-        **duty_openapi.PATHS,
-        "/deliveries": {
-            "get": {
-                "summary": "Each recipient's push: sent (channel), queued, failed (why) or given up",
-                "parameters": [
-                    {"name": "key_prefix", "in": "query", "schema": {"type": "string"},
-                     "description": "idempotency key prefix, e.g. notice:17:"},
-                    {"name": "status", "in": "query", "schema": {
-                        "type": "string", "enum": ["queued", "sending", "sent", "failed", "given_up"]}},
-                    {"name": "member", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-                ],
-                "responses": {
-                    "200": {"description": "A page of deliveries with counts by status.",
-                            "content": {"application/json": {"schema": {"type": "object"}}}},
-                    "422": _json("ValidationError", "A query parameter is not valid."),
-                    **_COMMON_ERRORS,
-                },
-            },
-        },
-    },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            **reports_openapi.SCHEMAS,
-            **activities_openapi.SCHEMAS,
-            **notices_openapi.SCHEMAS,
-            **duty_openapi.SCHEMAS,
-            "Ref": _REF,
-            "Member": {
-                "type": "object",
-                "required": ["id", "name", "status", "role"],
-                "properties": {
-                    "id": {"type": "integer"},
-                    "name": {"type": "string"},
-                    "gender": {"type": "string"},
-                    "mobile": {"type": ["string", "null"]},
-                    "status": {"type": "string", "enum": _STATUSES},
-                    "role": {"type": "string", "enum": _ROLES},
-                    "group": {"$ref": "#/components/schemas/Ref"},
-                    "sector": {"$ref": "#/components/schemas/Ref"},
-                    "committee": {"$ref": "#/components/schemas/Ref"},
-                    "work_unit": {"type": "string"},
-                    "term": {"type": "string"},
-                    "scope_group_ids": {"type": "array", "items": {"type": "integer"},
-                                        "description": "a secretary's liaison groups; empty means all"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "updated_at": {"type": "string", "format": "date-time"},
-                },
-            },
-            "MemberDetail": {
-                "allOf": [{"$ref": "#/components/schemas/Member"}, {"type": "object", "properties": {
-                    "identities": {"type": "array", "items": {"type": "object", "properties": {
-                        "platform": {"type": "string", "enum": ["mp", "wecom", "sim"]},
-                        "bound_at": {"type": "string", "format": "date-time"},
-                    }}},
-                    "application": {"type": ["object", "null"], "properties": {
-                        "id": {"type": "integer"},
-                        "status": {"type": "string", "enum": _APPLICATION_STATUSES},
-                        "platform": {"type": "string"},
-                        "reason": {"type": "string"},
-                        "created_at": {"type": "string", "format": "date-time"},
-                        "decided_at": {"type": ["string", "null"], "format": "date-time"},
-                    }},
-                }}],
-            },
-            "Decision": {
-                "allOf": [{"$ref": "#/components/schemas/MemberDetail"}, {"type": "object", "properties": {
-                    "notified": {"type": "boolean",
-                                 "description": "a chat message to the applicant was queued"},
-                }}],
-            },
-            "MemberPage": {
-                "type": "object",
-                "properties": {
-                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Member"}},
-                    "total": {"type": "integer"},
-                    "page": {"type": "integer"},
-                    "per_page": {"type": "integer"},
-                },
-            },
-            "MemberPatch": {
-                "type": "object",
-                "additionalProperties": False,
-                "minProperties": 1,
-                "properties": {
-                    "role": {"type": "string", "enum": _ROLES},
-                    "status": {"type": "string", "enum": ["active", "suspended", "left"]},
-                    "scope_group_ids": {"type": "array", "items": {"type": "integer"}},
-                },
-            },
-            "Rejection": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["reason"],
-                "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 200}},
-            },
-            "Error": {
-                "type": "object",
-                "required": ["error", "message"],
-                "properties": {
-                    "error": {"type": "string", "enum": ["api_disabled", "unauthorized", "not_found",
-                                                         "not_pending", "rejected", "invalid",
-                                                         "illegal_transition",
-                                                         *activities_openapi.ERROR_CODES,
-                                                         *(code for code in notices_openapi.ERROR_CODES
-                                                           if code not in activities_openapi.ERROR_CODES)]},
-                    "message": {"type": "string"},
-                },
-            },
-            "ValidationError": {
-                "allOf": [{"$ref": "#/components/schemas/Error"}, {"type": "object", "properties": {
-                    "fields": {"type": "array", "items": {"type": "object", "properties": {
-                        "field": {"type": "string"}, "message": {"type": "string"},
-                    }}},
-                }}],
-            },
-        },
-    },
-}
+    }
 
 
-async def serve(request: web.Request) -> web.Response:
-    """Public, like most API descriptions: it holds no data, only the shape of the API."""
-    return web.json_response(DOCUMENT)
+def _operation(endpoint: Endpoint, schemas: _Schemas) -> dict[str, Any]:
+    operation: dict[str, Any] = {"operationId": _camel(endpoint.name), "tags": [endpoint.tag],
+                                 "summary": endpoint.summary}
+    if endpoint.description:
+        operation["description"] = endpoint.description
+    parameters = _path_parameters(endpoint, schemas) + (
+        _query_parameters(endpoint.query, schemas) if endpoint.query else [])
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.body is not None:
+        operation["requestBody"] = {"required": endpoint.body_required,
+                                    "content": {"application/json": {"schema": schemas.ref(endpoint.body,
+                                                                                            "validation")}}}
+    operation["responses"] = _responses(endpoint, schemas)
+    return operation
+
+
+def _path_parameters(endpoint: Endpoint, schemas: _Schemas) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True,
+             "schema": schemas.of(endpoint.parameters.get(name, Id), "validation")}
+            for name in path_parameters(endpoint.path)]
+
+
+def _query_parameters(model: type[BaseModel], schemas: _Schemas) -> list[dict[str, Any]]:
+    """One parameter per field of the query model, by the name a request uses (its alias)."""
+    schema = schemas.of(model, "validation")
+    required = set(schema.get("required", []))
+    found = []
+    for name, field in schema["properties"].items():
+        schema = _without_null(field)
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+        if "description" in schema:
+            parameter["description"] = schema.pop("description")
+        found.append({**parameter, "schema": schema})
+    return found
+
+
+def _without_null(field: dict[str, Any]) -> dict[str, Any]:
+    """``int | None = None`` in a query model means "may be left out": a query string has no null to give."""
+    options = [option for option in field.get("anyOf", []) if option.get("type") != "null"]
+    if len(options) != 1:
+        return field
+    rest = {key: value for key, value in field.items() if key != "anyOf" and value is not None}
+    return {**options[0], **rest}
+
+
+def _responses(endpoint: Endpoint, schemas: _Schemas) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, answer in endpoint.answers.items():
+        responses[str(status)] = _json(HTTPStatus(status).phrase, schemas.ref(answer, "serialization"))
+    errors = dict(endpoint.errors)
+    typed_path = any(name in endpoint.parameters for name in path_parameters(endpoint.path))
+    if endpoint.query is not None or endpoint.body is not None or typed_path:
+        errors.setdefault(422, INVALID_REQUEST)
+    for status, when in sorted({**errors, **COMMON_ERRORS}.items()):
+        responses[str(status)] = _json(when, schemas.ref(Invalid if status == 422 else Error, "serialization"))
+    return responses
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def server(endpoints: Sequence[Endpoint]) -> ApiHandler:
+    """``GET /api/v1/openapi.json``: public, like most API descriptions (it holds no data, only the API's shape).
+    Built once, when the routes are set up: a type that cannot be described fails the start, not a request."""
+    built = document(endpoints)
+
+    async def serve_openapi(request: web.Request) -> web.Response:
+        return web.json_response(built)
+
+    return serve_openapi

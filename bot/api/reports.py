@@ -14,157 +14,189 @@ run :func:`bot.domain.reports.transition`, as the secretaries' ``审核报送`` 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
+from pydantic import Field
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from typing_extensions import TypedDict
 
-from bot.api.common import (
-    ApiError,
-    admin_endpoint,
-    by_id_or_name,
-    invalid,
-    iso,
-    not_found,
-    parse_body,
-    parse_query,
-    path_id,
-)
+from bot.api.answers import Page, Ref, Time, iso, paged, ref
+from bot.api.common import Aware, PageQuery, Said, Strict, by_id_or_name, fetch_page, found
+from bot.api.registry import Handler, Routes
 from bot.domain import reports as ops
 from bot.infra.services import Services, services_of
+from models.media import PhotoStatus
 from models.member import LiaisonGroup, Member
 from models.report import AdoptionLevel, Report, ReportStatus
 
-MAX_PER_PAGE = 200
+routes = Routes("reports")
 
 
-class ListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# --- bodies and queries ---------------------------------------------------------------------------------
 
+
+class ReportQuery(PageQuery):
     status: ReportStatus | None = None
     group: str | None = Field(None, description="liaison group id or exact name")
     year: int | None = Field(None, ge=2000, le=2100)
     member: int | None = Field(None, ge=1, description="member id")
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AcceptBody(_Body):
+class AcceptBody(Strict):
     pass
 
 
-class ReturnBody(_Body):
-    comment: str = Field(min_length=1, max_length=ops.COMMENT_MAX)
-
-    @field_validator("comment")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
+class ReturnBody(Strict):
+    comment: Said = Field(min_length=1, max_length=ops.COMMENT_MAX, description="told to the member")
 
 
-class AdoptBody(_Body):
-    level: AdoptionLevel
+class AdoptBody(Strict):
+    level: AdoptionLevel = Field(description="adopting again only moves a report up: county → city → …")
     comment: str = Field("", max_length=ops.COMMENT_MAX)
 
 
-class NotAdoptBody(_Body):
+class NotAdoptBody(Strict):
     comment: str = Field("", max_length=ops.COMMENT_MAX)
 
 
-class InstructBody(_Body):
+class InstructBody(Strict):
     text: str = Field(min_length=1, max_length=ops.INSTRUCTION_MAX)
     leader: str = Field(min_length=1, max_length=80, description="who gave it, e.g. 市委书记 张某")
-    given_at: datetime | None = Field(None, description="when it was given (aware ISO time); default now")
-
-    @field_validator("given_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("give a time zone, e.g. 2026-03-01T09:00:00+08:00")
-        return value
+    given_at: Aware | None = Field(None, description="when it was given; default now")
 
 
-BODIES: dict[str, type[_Body]] = {
-    "accept": AcceptBody, "return": ReturnBody, "adopt": AdoptBody, "not_adopt": NotAdoptBody,
-    "instruct": InstructBody,
+# action → its body and what it does
+ACTIONS: dict[str, tuple[type[Strict], str]] = {
+    "accept": (AcceptBody, "Accept a submitted report for review (submitted → under_review)."),
+    "return": (ReturnBody, "Return a report to its author with a comment (submitted or under review → returned)."),
+    "adopt": (AdoptBody, "Adopt a report at a level (under review → adopted), or adopt it again at a higher one."),
+    "not_adopt": (NotAdoptBody, "Decide not to adopt a report under review (→ not_adopted)."),
+    "instruct": (InstructBody, "Record a leader's instruction (批示) on an adopted report."),
 }
+
+
+# --- answers ----------------------------------------------------------------------------------------------
+
+
+class ReportOut(TypedDict):
+    id: int
+    title: str
+    category: str
+    status: ReportStatus
+    year: int
+    member: Ref
+    group: Ref | None
+    adoption_level: AdoptionLevel | None
+    review_comment: str
+    length: Annotated[int, Field(description="characters, whitespace not counted")]
+    similar_report_id: int | None
+    similarity: float | None
+    created_at: Time
+    submitted_at: Time | None
+    decided_at: Time | None
+    updated_at: Time
+
+
+class ReportPage(Page):
+    items: list[ReportOut]
+
+
+class PhotoOut(TypedDict):
+    id: int
+    status: PhotoStatus
+    media_id: str
+    pic_url: str
+    path: str
+    attempts: int
+    last_error: str
+
+
+HistoryOut = TypedDict("HistoryOut", {
+    "action": str, "from": ReportStatus, "to": ReportStatus, "by": str | None, "by_id": int | None,
+    "comment": str, "level": AdoptionLevel | None, "at": Time,
+})
+
+
+class InstructionOut(TypedDict):
+    text: str
+    leader: str
+    given_at: Time
+    recorded_at: Time
+
+
+class ReportDetail(ReportOut):
+    body: str
+    photos: list[PhotoOut]
+    history: Annotated[list[HistoryOut], Field(description="oldest first; by null: the admin API")]
+    instructions: list[InstructionOut]
+
+
+class ReportDecision(ReportDetail):
+    notified: Annotated[bool, Field(description="a chat message to the member was queued")]
 
 
 # --- handlers -------------------------------------------------------------------------------------
 
-@admin_endpoint
-async def list_reports(request: web.Request) -> web.Response:
-    query = parse_query(request.query, ListQuery)
+
+@routes.get("/reports", "List social-condition reports, filtered and paginated (ordered by id).",
+            query=ReportQuery, ok=ReportPage)
+async def list_reports(request: web.Request, query: ReportQuery) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        total = await session.scalar(_filtered(select(func.count()).select_from(Report), query))
-        rows = (await session.scalars(
-            _filtered(select(Report), query).order_by(Report.id)
-            .offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
+        total, rows = await fetch_page(session, _filtered(select(Report), query).order_by(Report.id), query)
         names = await _names(session)
-        items = [report_json(report, names) for report in rows]
-    return web.json_response({"items": items, "total": total or 0, "page": query.page,
-                              "per_page": query.per_page})
+        return web.json_response(paged([report_json(report, names) for report in rows], total, query))
 
 
-@admin_endpoint
-async def get_report(request: web.Request) -> web.Response:
-    report_id = path_id(request, "report_id")
+@routes.get("/reports/{report_id}", "One report with its body, photos, history and instructions.",
+            ok=ReportDetail, errors={404: "No report with this id."})
+async def get_report(request: web.Request, report_id: int) -> web.Response:
     async with services_of(request.app).db.reader() as session:
         return web.json_response(await _detail(session, report_id))
 
 
-@admin_endpoint
-async def report_action(request: web.Request) -> web.Response:
-    report_id = path_id(request, "report_id")
-    action = request.match_info["action"]
-    if action not in BODIES:
-        raise ApiError(404, "not_found", f"unknown action {action!r}; one of {sorted(BODIES)}")
-    body = await parse_body(request, BODIES[action])
-    services = services_of(request.app)
-    async with services.db.session() as session:
-        outcome = await _apply(session, services, report_id, action, body)
-        answer = await _detail(session, report_id)
-    if outcome.notified:
-        services.wake_delivery()  # after the commit, so the worker finds the row
-    return web.json_response({**answer, "notified": outcome.notified})
+def _action_endpoint(action: str) -> Handler:
+    async def handler(request: web.Request, report_id: int, body: Strict) -> web.Response:
+        services = services_of(request.app)
+        async with services.db.session() as session:
+            outcome = await _apply(session, services, report_id, action, body)
+            answer = await _detail(session, report_id)
+        if outcome.notified:
+            services.wake_delivery()  # after the commit, so the worker finds the row
+        return web.json_response({**answer, "notified": outcome.notified})
+
+    handler.__name__ = handler.__qualname__ = f"{action}_report"
+    return handler
 
 
-async def _apply(session: AsyncSession, services: Services, report_id: int, action: str, body: _Body
+def _declare_actions() -> None:
+    """One route per action, each with its own body (the workflow itself is bot.domain.reports')."""
+    for action, (body, summary) in ACTIONS.items():
+        routes.post(f"/reports/{{report_id}}/{action}", summary, body=body, ok=ReportDecision,
+                    errors={404: "No report with this id.",
+                            409: "illegal_transition: the report's status does not allow this."})(
+            _action_endpoint(action))
+
+
+_declare_actions()
+
+
+async def _apply(session: AsyncSession, services: Services, report_id: int, action: str, body: Strict
                  ) -> ops.Outcome:
-    from zoneinfo import ZoneInfo
-
     now, texts = services.clock.now(), services.texts
-    try:
-        if isinstance(body, InstructBody):
-            return await ops.record_instruction(session, report_id, text=body.text, leader=body.leader,
-                                                given_at=body.given_at, by=None, now=now, texts=texts)
-        return await ops.transition(
-            session, report_id, action, by=None, now=now, texts=texts,
-            comment=getattr(body, "comment", ""), level=getattr(body, "level", None),
-            zone=ZoneInfo(services.settings.scheduler.timezone),
-        )
-    except ops.ReportNotFound:
-        raise not_found("report") from None
-    except ops.IllegalTransition as exc:
-        raise ApiError(409, "illegal_transition",
-                       f"report is {exc.status.value}; {action} is not allowed from there") from None
-    except ops.Invalid as exc:
-        raise invalid([{"field": "body", "message": exc.render(texts)}]) from None
+    if isinstance(body, InstructBody):
+        return await ops.record_instruction(session, report_id, text=body.text, leader=body.leader,
+                                            given_at=body.given_at, by=None, now=now, texts=texts)
+    return await ops.transition(session, report_id, action, by=None, now=now, texts=texts,
+                                comment=getattr(body, "comment", ""), level=getattr(body, "level", None),
+                                zone=services.zone)
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def _filtered(statement: Any, query: ListQuery) -> Any:
+
+def _filtered(statement: Any, query: ReportQuery) -> Any:
     if query.status is not None:
         statement = statement.where(Report.status == query.status)
     if query.group:
@@ -182,18 +214,16 @@ async def _names(session: AsyncSession) -> dict[str, dict[int, str]]:
     return {"group": {row[0]: row[1] for row in groups}, "member": {row[0]: row[1] for row in members}}
 
 
-def report_json(report: Report, names: dict[str, dict[int, str]]) -> dict[str, Any]:
-    group = None if report.group_id is None else {"id": report.group_id,
-                                                  "name": names["group"].get(report.group_id, "")}
+def report_json(report: Report, names: dict[str, dict[int, str]]) -> ReportOut:
     return {
         "id": report.id,
         "title": report.title,
         "category": report.category,
-        "status": report.status.value,
+        "status": report.status,
         "year": report.year,
         "member": {"id": report.member_id, "name": names["member"].get(report.member_id, "")},
-        "group": group,
-        "adoption_level": report.adoption_level.value if report.adoption_level else None,
+        "group": ref(report.group_id, names["group"]),
+        "adoption_level": report.adoption_level,
         "review_comment": report.review_comment,
         "length": ops.text_length(report.body),
         "similar_report_id": report.similar_report_id,
@@ -205,24 +235,17 @@ def report_json(report: Report, names: dict[str, dict[int, str]]) -> dict[str, A
     }
 
 
-async def _detail(session: AsyncSession, report_id: int) -> dict[str, Any]:
-    report = await session.get(Report, report_id)
-    if report is None:
-        raise not_found("report")
-    body = report_json(report, await _names(session))
-    body["body"] = report.body
-    body["photos"] = [
-        {"id": p.id, "status": p.status.value, "media_id": p.media_id, "pic_url": p.pic_url, "path": p.path,
-         "attempts": p.attempts, "last_error": p.last_error}
-        for p in await ops.photos_of(session, report_id)
-    ]
-    body["history"] = [
-        {"action": e.action, "from": e.from_status, "to": e.to_status, "by": e.by_name or None,
-         "by_id": e.by_id, "comment": e.comment, "level": e.level.value if e.level else None, "at": iso(e.at)}
-        for e in await ops.history(session, report_id)
-    ]
-    body["instructions"] = [
-        {"text": i.text, "leader": i.leader, "given_at": iso(i.given_at), "recorded_at": iso(i.recorded_at)}
-        for i in await ops.instructions(session, report_id)
-    ]
-    return body
+async def _detail(session: AsyncSession, report_id: int) -> ReportDetail:
+    report = await found(session, Report, report_id, "report")
+    return {
+        **report_json(report, await _names(session)),
+        "body": report.body,
+        "photos": [{"id": p.id, "status": p.status, "media_id": p.media_id, "pic_url": p.pic_url, "path": p.path,
+                    "attempts": p.attempts, "last_error": p.last_error}
+                   for p in await ops.photos_of(session, report_id)],
+        "history": [{"action": e.action, "from": e.from_status, "to": e.to_status, "by": e.by_name or None,
+                     "by_id": e.by_id, "comment": e.comment, "level": e.level, "at": iso(e.at)}
+                    for e in await ops.history(session, report_id)],
+        "instructions": [{"text": i.text, "leader": i.leader, "given_at": iso(i.given_at),
+                          "recorded_at": iso(i.recorded_at)} for i in await ops.instructions(session, report_id)],
+    }

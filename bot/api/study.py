@@ -14,120 +14,179 @@ The API acts as the office (``by=None`` in :mod:`bot.domain.study`); errors as i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Annotated, NotRequired
 
 from aiohttp import web
 from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from typing_extensions import TypedDict
 
-from bot.api.common import admin_endpoint, not_found, path_id
-from bot.api.forms import MAX_PER_PAGE, AudienceBody, Aware, Strict, arm, body_of, iso, query_of, ref
-from bot.api.notices import audience_of, check_audience, notice_detail, refused
+from bot.api.answers import Page, Ref, Time, iso, paged, ref
+from bot.api.common import Aware, PageQuery, Strict, fetch_page, found
+from bot.api.forms import AudienceBody, AudienceOut, arm, audience_json, checked_audience
+from bot.api.notices import NoticeDetail, notice_detail
+from bot.api.registry import Routes
 from bot.domain import attendance as report
 from bot.domain import study as ops
-from bot.domain.activities import ActivityError
 from bot.domain.notices import outbox_for
 from bot.domain.tasks import crontab_trigger
 from bot.infra.services import Services, services_of
 from models.member import Member
-from models.notice import Notice, NoticeReceipt, StudyMaterial, StudyPlan, StudyRead
+from models.notice import Notice, NoticeReceipt, NoticeStatus, ReadVia, StudyMaterial, StudyPlan, StudyRead
+
+routes = Routes("study")
+NO_MATERIAL = {404: "No study material with this id."}
+
 
 # --- bodies and queries ---------------------------------------------------------------------------------
 
 
-class MaterialBody(Strict):
+class MaterialCreate(Strict):
+    """Exactly one of url and body."""
+
     title: str
-    summary: str = ""
+    summary: str = Field("", description=f"at most {ops.SUMMARY_MAX} characters")
     url: str = Field("", description="a link to the material; give either url or body")
     body: str = Field("", description="the material's text, read in chat (学习 N)")
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, description=f"at most {ops.TAGS_MAX}")
     audience: AudienceBody = Field(default_factory=AudienceBody)
     plan_id: int | None = Field(None, ge=1, description="queue it in a plan: pushed at the plan's next fire time")
 
 
-class MaterialQuery(Strict):
+class MaterialQuery(PageQuery):
     plan_id: int | None = Field(None, ge=1)
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
-class PushBody(Strict):
+class MaterialPush(Strict):
     send_at: Aware | None = Field(None, description="default (or a past time): now")
     audience: AudienceBody | None = Field(None, description="default: the material's own audience")
 
 
-class PlanBody(Strict):
-    name: str
-    cron: str = Field(description='a crontab line in the committee\'s time zone: "0 8 * * 1" is Mondays 08:00')
+class PlanCreate(Strict):
+    name: str = Field(description="at most 60 characters")
+    cron: str = Field(description='a crontab line in the committee\'s time zone: "0 8 * * 1" is Mondays 08:00 '
+                                  "(weekdays from Sunday = 0)")
     audience: AudienceBody = Field(default_factory=AudienceBody)
 
 
-class PlanQuery(Strict):
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=MAX_PER_PAGE)
+# --- answers ----------------------------------------------------------------------------------------------
+
+
+class MaterialOut(TypedDict):
+    id: int
+    title: str
+    summary: str
+    url: str
+    tags: list[str]
+    audience: AudienceOut
+    plan_id: int | None
+    pushed_at: Annotated[Time | None, Field(description="first pushed (or scheduled to be)")]
+    created_at: Time
+    created_by_id: int | None
+
+
+class CountedMaterial(MaterialOut):
+    read: Annotated[int, Field(description="members who read it")]
+    pushed: Annotated[int, Field(description="members it was pushed to")]
+
+
+class MaterialPage(Page):
+    items: Annotated[list[CountedMaterial], Field(description="without their texts: the detail has them")]
+
+
+class Reader(TypedDict):
+    member: Ref
+    group: Ref | None
+    via: ReadVia
+    read_at: Time
+
+
+class Unread(TypedDict):
+    member: Ref
+    group: Ref | None
+
+
+class MaterialNotice(TypedDict):
+    id: int
+    status: NoticeStatus
+    send_at: Time
+    sent_at: Time | None
+    recipients: int
+
+
+class MaterialDetail(CountedMaterial):
+    body: str
+    readers: NotRequired[Annotated[list[Reader], Field(description="only in GET /study/materials/{id}")]]
+    unread: NotRequired[Annotated[list[Unread], Field(description="pushed to, not read; only in GET "
+                                                                  "/study/materials/{id}")]]
+    notices: NotRequired[Annotated[list[MaterialNotice], Field(description="only in GET /study/materials/{id}")]]
+
+
+class PlanOut(TypedDict):
+    id: int
+    name: str
+    cron: str
+    timezone: Annotated[str, Field(description="the zone of the cron line (scheduler.timezone)")]
+    audience: AudienceOut
+    active: Annotated[bool, Field(description="false once stopped")]
+    next_fire_at: Annotated[Time | None, Field(description="in the committee's local time, with its offset; null "
+                                                           "when stopped")]
+    queued: Annotated[int, Field(description="materials of the plan not pushed yet")]
+    created_at: Time
+    created_by_id: int | None
+
+
+class PlanPage(Page):
+    items: list[PlanOut]
 
 
 # --- materials --------------------------------------------------------------------------------------------
 
 
-@admin_endpoint
-async def create_material(request: web.Request) -> web.Response:
-    body = await body_of(request, MaterialBody)
+@routes.post("/study/materials", "Add a study material (a link or a text); with plan_id it waits for the plan's "
+             "next fire time, otherwise push it with /push.", body=MaterialCreate, ok=MaterialDetail, status=201)
+async def create_material(request: web.Request, body: MaterialCreate) -> web.Response:
     services = services_of(request.app)
-    audience, ids = audience_of(body.audience)
     async with services.db.session() as session:
-        try:
-            await check_audience(session, audience, ids)
-            material = await ops.add_material(
-                session, title=body.title, summary=body.summary, url=body.url, body=body.body, tags=body.tags,
-                audience=audience, audience_ids=ids, plan_id=body.plan_id, by=None, now=services.clock.now())
-        except ActivityError as exc:
-            raise refused(exc, services) from None
+        audience, ids = await checked_audience(session, body.audience)
+        material = await ops.add_material(
+            session, title=body.title, summary=body.summary, url=body.url, body=body.body, tags=body.tags,
+            audience=audience, audience_ids=ids, plan_id=body.plan_id, by=None, now=services.clock.now())
         answer = await material_detail(session, material)
     return web.json_response(answer, status=201)
 
 
-@admin_endpoint
-async def list_materials(request: web.Request) -> web.Response:
-    query = query_of(request.query, MaterialQuery)
+@routes.get("/study/materials", "Study materials, newest first, each with how many members read it and were "
+            "pushed it.", query=MaterialQuery, ok=MaterialPage)
+async def list_materials(request: web.Request, query: MaterialQuery) -> web.Response:
     filters = [StudyMaterial.plan_id == query.plan_id] if query.plan_id is not None else []
     async with services_of(request.app).db.reader() as session:
-        total = await session.scalar(select(func.count()).select_from(StudyMaterial).where(*filters))
-        rows = (await session.scalars(
-            select(StudyMaterial).where(*filters)
-            .order_by(StudyMaterial.created_at.desc(), StudyMaterial.id.desc())  # type: ignore[attr-defined]
-            .offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
+        total, rows = await fetch_page(session, select(StudyMaterial).where(*filters).order_by(
+            StudyMaterial.created_at.desc(), StudyMaterial.id.desc()), query)  # type: ignore[attr-defined]
         counts = await material_counts(session, [m.id for m in rows if m.id is not None])
     # The list leaves out each text (a long one would swell the page); the detail has it.
-    items = [{**material_json(m, with_body=False), **dict(zip(("read", "pushed"), counts.get(m.id or 0, (0, 0)),
-                                                              strict=True))} for m in rows]
-    return web.json_response({"items": items, "total": total or 0, "page": query.page, "per_page": query.per_page})
+    items = [_counted(material_json(m), counts.get(m.id or 0, (0, 0))) for m in rows]
+    return web.json_response(paged(items, total, query))
 
 
-@admin_endpoint
-async def get_material(request: web.Request) -> web.Response:
+@routes.get("/study/materials/{material_id}", "One material: who read it (how and when), who it was pushed to and "
+            "has not read it, and its pushes.", ok=MaterialDetail, errors=NO_MATERIAL)
+async def get_material(request: web.Request, material_id: int) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        material = await _material(session, request)
+        material = await _material(session, material_id)
         return web.json_response(await material_detail(session, material, people=True))
 
 
-@admin_endpoint
-async def push_material(request: web.Request) -> web.Response:
-    body = await body_of(request, PushBody)
+@routes.post("/study/materials/{material_id}/push", "Push the material as a study notice, now or at send_at, to "
+             "its audience or another.", body=MaterialPush, ok=NoticeDetail, status=201, errors=NO_MATERIAL)
+async def push_material(request: web.Request, material_id: int, body: MaterialPush) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
-        material = await _material(session, request)
-        audience, ids = audience_of(body.audience) if body.audience is not None else (None, None)
-        try:
-            if audience is not None and ids is not None:
-                await check_audience(session, audience, ids)
-            notice = await ops.push_material(session, material, await outbox_for(services, session),
-                                             send_at=body.send_at, by=None, audience=audience, audience_ids=ids)
-        except ActivityError as exc:
-            raise refused(exc, services) from None
+        material = await _material(session, material_id)
+        audience, ids = await checked_audience(session, body.audience) if body.audience else (None, None)
+        notice = await ops.push_material(session, material, await outbox_for(services, session),
+                                         send_at=body.send_at, by=None, audience=audience, audience_ids=ids)
         answer = await notice_detail(session, notice)
     await arm(services)  # the pushes are queued, or the send task is armed
     return web.json_response(answer, status=201)
@@ -136,46 +195,39 @@ async def push_material(request: web.Request) -> web.Response:
 # --- plans ------------------------------------------------------------------------------------------------
 
 
-@admin_endpoint
-async def create_plan(request: web.Request) -> web.Response:
-    body = await body_of(request, PlanBody)
+@routes.post("/study/plans", "A recurring push: at each fire time of its crontab line (the committee's local time) "
+             "the plan's oldest material not pushed yet goes to the plan's audience.", body=PlanCreate, ok=PlanOut,
+             status=201)
+async def create_plan(request: web.Request, body: PlanCreate) -> web.Response:
     services = services_of(request.app)
-    audience, ids = audience_of(body.audience)
     async with services.db.session() as session:
-        try:
-            await check_audience(session, audience, ids)
-            plan = await ops.create_plan(session, name=body.name, cron=body.cron, audience=audience,
-                                         audience_ids=ids, by=None, now=services.clock.now())
-        except ActivityError as exc:
-            raise refused(exc, services) from None
+        audience, ids = await checked_audience(session, body.audience)
+        plan = await ops.create_plan(session, name=body.name, cron=body.cron, audience=audience,
+                                     audience_ids=ids, by=None, now=services.clock.now())
         answer = plan_json(plan, services, queued=0)
     await arm(services)  # arms the recurring job now rather than at the next resync
     return web.json_response(answer, status=201)
 
 
-@admin_endpoint
-async def list_plans(request: web.Request) -> web.Response:
-    query = query_of(request.query, PlanQuery)
+@routes.get("/study/plans", "Study plans by id, each with its next fire time and how many materials are still "
+            "queued.", query=PageQuery, ok=PlanPage)
+async def list_plans(request: web.Request, query: PageQuery) -> web.Response:
     services = services_of(request.app)
     async with services.db.reader() as session:
-        total = await session.scalar(select(func.count()).select_from(StudyPlan))
-        rows = (await session.scalars(
-            select(StudyPlan).order_by(StudyPlan.id).offset((query.page - 1) * query.per_page).limit(query.per_page)
-        )).all()
+        total, rows = await fetch_page(session, select(StudyPlan).order_by(StudyPlan.id), query)
         queued = await queued_counts(session, [p.id for p in rows if p.id is not None])
-    items = [plan_json(p, services, queued=queued.get(p.id or 0, 0)) for p in rows]
-    return web.json_response({"items": items, "total": total or 0, "page": query.page, "per_page": query.per_page})
+    return web.json_response(paged([plan_json(p, services, queued=queued.get(p.id or 0, 0)) for p in rows],
+                                   total, query))
 
 
-@admin_endpoint
-async def stop_plan(request: web.Request) -> web.Response:
+@routes.delete("/study/plans/{plan_id}", "Stop a plan: its task is cancelled; the plan and its materials stay "
+               "(idempotent).", ok=PlanOut, errors={404: "No study plan with this id."})
+async def stop_plan(request: web.Request, plan_id: int) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
-        plan = await session.get(StudyPlan, path_id(request, "plan_id"))
-        if plan is None:
-            raise not_found("study plan")
+        plan = await found(session, StudyPlan, plan_id, "study plan")
         await ops.stop_plan(session, plan)  # stopping a stopped plan changes nothing: DELETE is idempotent
-        answer = plan_json(plan, services, queued=(await queued_counts(session, [plan.id or 0])).get(plan.id or 0, 0))
+        answer = plan_json(plan, services, queued=(await queued_counts(session, [plan_id])).get(plan_id, 0))
     await arm(services)  # drops the armed job
     return web.json_response(answer)
 
@@ -183,29 +235,28 @@ async def stop_plan(request: web.Request) -> web.Response:
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
-async def _material(session: AsyncSession, request: web.Request) -> StudyMaterial:
-    material = await session.get(StudyMaterial, path_id(request, "material_id"))
-    if material is None:
-        raise not_found("study material")
-    return material
+async def _material(session: AsyncSession, material_id: int) -> StudyMaterial:
+    return await found(session, StudyMaterial, material_id, "study material")
 
 
-def material_json(material: StudyMaterial, *, with_body: bool = True) -> dict[str, Any]:
-    answer = {
+def material_json(material: StudyMaterial) -> MaterialOut:
+    return {
         "id": material.id,
         "title": material.title,
         "summary": material.summary,
         "url": material.url,
         "tags": list(material.tags or []),
-        "audience": {"kind": material.audience.value, "ids": list(material.audience_ids or [])},
+        "audience": audience_json(material.audience, material.audience_ids),
         "plan_id": material.plan_id,
         "pushed_at": iso(material.pushed_at),
         "created_at": iso(material.created_at),
         "created_by_id": material.created_by_id,
     }
-    if with_body:
-        answer["body"] = material.body
-    return answer
+
+
+def _counted(material: MaterialOut, counts: tuple[int, int]) -> CountedMaterial:
+    read, pushed = counts
+    return {**material, "read": read, "pushed": pushed}
 
 
 async def material_counts(session: AsyncSession, material_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -223,9 +274,9 @@ async def material_counts(session: AsyncSession, material_ids: list[int]) -> dic
     return {ident: (int(read.get(ident, 0)), int(pushed.get(ident, 0))) for ident in material_ids}
 
 
-async def material_detail(session: AsyncSession, material: StudyMaterial, *, people: bool = False) -> dict[str, Any]:
-    read, pushed = (await material_counts(session, [material.id or 0])).get(material.id or 0, (0, 0))
-    answer = {**material_json(material), "read": read, "pushed": pushed}
+async def material_detail(session: AsyncSession, material: StudyMaterial, *, people: bool = False) -> MaterialDetail:
+    counts = (await material_counts(session, [material.id or 0])).get(material.id or 0, (0, 0))
+    answer: MaterialDetail = {**_counted(material_json(material), counts), "body": material.body}
     if not people:
         return answer
     groups = (await report.names(session))["group"]
@@ -246,11 +297,11 @@ async def material_detail(session: AsyncSession, material: StudyMaterial, *, peo
         select(Notice).where(Notice.material_id == material.id).order_by(Notice.id))).all()
     return {
         **answer,
-        "readers": [{"member": {"id": ident, "name": name}, "group": ref(group, groups), "via": str(via),
+        "readers": [{"member": {"id": ident, "name": name}, "group": ref(group, groups), "via": via,
                      "read_at": iso(read_at)} for ident, name, group, via, read_at in readers],
         "unread": [{"member": {"id": ident, "name": name}, "group": ref(group, groups)}
                    for ident, name, group in unread],
-        "notices": [{"id": n.id, "status": n.status.value, "send_at": iso(n.send_at), "sent_at": iso(n.sent_at),
+        "notices": [{"id": n.id, "status": n.status, "send_at": iso(n.send_at), "sent_at": iso(n.sent_at),
                      "recipients": n.recipients} for n in notices],
     }
 
@@ -270,18 +321,18 @@ def next_fire(plan: StudyPlan, services: Services) -> datetime | None:
     (bot.domain.tasks.crontab_trigger: weekdays from Sunday = 0, unlike APScheduler's own from_crontab)."""
     if not plan.active:
         return None
-    zone = ZoneInfo(services.settings.scheduler.timezone)
+    zone = services.zone
     return crontab_trigger(plan.cron, zone).get_next_fire_time(None, services.clock.now().astimezone(zone))
 
 
-def plan_json(plan: StudyPlan, services: Services, *, queued: int) -> dict[str, Any]:
+def plan_json(plan: StudyPlan, services: Services, *, queued: int) -> PlanOut:
     upcoming = next_fire(plan, services)
     return {
         "id": plan.id,
         "name": plan.name,
         "cron": plan.cron,
         "timezone": services.settings.scheduler.timezone,
-        "audience": {"kind": plan.audience.value, "ids": list(plan.audience_ids or [])},
+        "audience": audience_json(plan.audience, plan.audience_ids),
         "active": plan.active,
         # Local time with its offset, as the cron line is written: "next Monday 08:00" reads as such.
         "next_fire_at": upcoming.isoformat() if upcoming is not None else None,

@@ -1,11 +1,15 @@
-"""What a handler is given: the event, its transaction, the member, the conversation, the texts."""
+"""What a handler is given: the event, its transaction, the member, the conversation, the texts, the route
+table (what spans all handler modules: command words, help lines, cancel hooks) and the committee's local time."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,12 +23,24 @@ if TYPE_CHECKING:
     from models.member import Member
 
 
+class Routes(Protocol):
+    """What a handler may ask of the dispatcher's :class:`bot.chat.router.RouteTable`. A protocol, so that
+    this module needs no import of the router (whose handlers take a Context)."""
+
+    command_words: frozenset[str]
+
+    def help_entries(self, audience: str) -> list[Any]: ...
+
+    def cancel_hook_for(self, state: str | None) -> Callable[[Context], Awaitable[object]] | None: ...
+
+
 @dataclass
 class Context:
     event: Event
     session: AsyncSession  # the message's write transaction: commit happens after the handler returns
     services: Services
     conv: Conversation
+    routes: Routes  # every handler module's routes (the dispatcher's RouteTable)
     member: Member | None = None
     match: re.Match[str] | None = None
     pushed: bool = False  # something was queued: the dispatcher wakes the delivery worker after commit
@@ -37,6 +53,19 @@ class Context:
     @property
     def now(self) -> datetime:
         return self.services.clock.now()
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The committee's time zone: what members read and type is local time, what is stored is UTC."""
+        return self.services.zone
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` (aware, usually UTC) in the committee's local time."""
+        return moment.astimezone(self.zone)
+
+    @property
+    def local_now(self) -> datetime:
+        return self.local(self.now)
 
     def t(self, key: str, **values: Any) -> str:
         return self.services.texts(key, **values)

@@ -299,7 +299,8 @@ class Dispatcher:
         idle = timedelta(minutes=self.services.settings.conversation.idle_timeout_minutes)
         conversation = await load_conversation(session, event.session_key, self.services.clock.now(), idle)
         member = await find_member(session, event.platform, event.user_id)
-        return Context(event=event, session=session, services=self.services, conv=conversation, member=member)
+        return Context(event=event, session=session, services=self.services, conv=conversation, routes=self.table,
+                       member=member)
 
     async def _run_handler(self, ctx: Context) -> Reply | None:
         event = ctx.event

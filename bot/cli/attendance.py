@@ -11,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -37,7 +36,7 @@ def add_attendance_commands(export_sub: argparse._SubParsersAction[argparse.Argu
 
 
 async def export_attendance_command(settings: Settings, args: argparse.Namespace) -> int:
-    zone, texts = ZoneInfo(settings.scheduler.timezone), Catalogue(settings.locale)
+    zone, texts = settings.scheduler.zone, Catalogue(settings.locale)
     db = Database(settings.database.url)
     try:
         if args.activity is not None:

@@ -20,7 +20,6 @@ import argparse
 import sys
 import unicodedata
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -84,7 +83,7 @@ async def check_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
 
-    zone, now = ZoneInfo(settings.scheduler.timezone), Clock().now()
+    zone, now = settings.scheduler.zone, Clock().now()
     year = args.year or now.astimezone(zone).year
     rules = load_rules(settings.duty.rules_file)
     db = Database(settings.database.url)
@@ -110,7 +109,7 @@ async def export_ledger_command(settings: Settings, args: argparse.Namespace) ->
     db = Database(settings.database.url)
     try:
         done = await export_ledger(db, load_rules(settings.duty.rules_file), args.year, output,
-                                   zone=ZoneInfo(settings.scheduler.timezone), texts=texts, now=Clock().now(),
+                                   zone=settings.scheduler.zone, texts=texts, now=Clock().now(),
                                    entries=args.entries)
     except (OperationalError, ProgrammingError):
         print(NO_SCHEMA, file=sys.stderr)
@@ -135,7 +134,7 @@ async def export_archive_command(settings: Settings, args: argparse.Namespace) -
         term = (args.term or member.term or "").strip()
         output = args.output or Path(texts("duty_export.file.archive", name=member.name, term=term or "-"))
         await export_archive(db, load_rules(settings.duty.rules_file), member.id or 0, term or None, output,
-                             zone=ZoneInfo(settings.scheduler.timezone), texts=texts, now=Clock().now())
+                             zone=settings.scheduler.zone, texts=texts, now=Clock().now())
     except (OperationalError, ProgrammingError):
         print(NO_SCHEMA, file=sys.stderr)
         return EXIT_BAD

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -36,7 +35,7 @@ async def export_reports_command(settings: Settings, args: argparse.Namespace) -
     output = args.output or Path(f"社情民意-{args.year}.xlsx")
     db = Database(settings.database.url)
     try:
-        count = await export_reports(db, args.year, output, zone=ZoneInfo(settings.scheduler.timezone),
+        count = await export_reports(db, args.year, output, zone=settings.scheduler.zone,
                                      texts=Catalogue(settings.locale))
     except (OperationalError, ProgrammingError):  # no tables yet
         print("the database has no schema yet: run `lvzhi db upgrade` first", file=sys.stderr)

@@ -38,13 +38,21 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, true
+from sqlalchemy import ColumnElement, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.audience import check_audience_reach, member_in, members_clause
 from bot.domain.authz import Action, can, groups_within_reach
+from bot.domain.notices import (
+    Outbox,
+    cancel_activity_pushes,
+    schedule_activity_pushes,
+    schedule_reminders,
+    tell_notified,
+)
 from bot.domain.notify import tell_member
+from bot.domain.refusals import Refusal, Term
 from bot.domain.tasks import cancel_task, schedule_task
 from bot.infra.config import ActivitySettings
 from bot.infra.i18n import Catalogue
@@ -65,9 +73,6 @@ from models.activity import (
 from models.member import Member, MemberStatus, Role
 from models.notice import ActivityResponse, Response
 
-if TYPE_CHECKING:
-    from bot.domain.notices import Outbox
-
 log = logging.getLogger(__name__)
 
 TITLE_MAX = 100
@@ -82,15 +87,6 @@ CHAIR_APPROVED = frozenset({ActivityType.PLENARY, ActivityType.STANDING})
 # How far around "now" a typed code is looked for: a code is only valid for two periods, but an activity
 # whose window just closed (or has not opened) still deserves the right answer instead of "unknown code".
 CODE_LOOKUP_MARGIN = timedelta(hours=12)
-
-
-class ActivityError(ValueError):
-    """A refusal with a message-catalogue key (and its values) the caller shows to the person."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 # --- creating and changing ------------------------------------------------------------------------------
@@ -128,27 +124,27 @@ def half_days_between(starts_at: datetime, ends_at: datetime) -> int:
 def check_draft(draft: ActivityDraft) -> None:
     title = draft.title.strip()
     if not title or len(title) > TITLE_MAX:
-        raise ActivityError("activity.error.title", max=TITLE_MAX)
+        raise Refusal.invalid("activity.error.title", field="title", max=TITLE_MAX)
     if len(draft.venue) > VENUE_MAX:
-        raise ActivityError("activity.error.venue", max=VENUE_MAX)
+        raise Refusal.invalid("activity.error.venue", field="venue", max=VENUE_MAX)
     if draft.ends_at is not None and draft.ends_at <= draft.starts_at:
-        raise ActivityError("activity.error.ends_before_start")
+        raise Refusal.invalid("activity.error.ends_before_start", field="ends_at")
     located = (draft.latitude is not None, draft.longitude is not None, draft.radius_m is not None)
     if any(located) and not all(located):
-        raise ActivityError("activity.error.geofence_incomplete")
+        raise Refusal.invalid("activity.error.geofence_incomplete", field="geofence")
     if draft.latitude is not None and not (-90 <= draft.latitude <= 90 and -180 <= (draft.longitude or 0) <= 180):
-        raise ActivityError("activity.error.geofence_range")
+        raise Refusal.invalid("activity.error.geofence_range", field="geofence")
     if draft.radius_m is not None and not 10 <= draft.radius_m <= 50_000:
-        raise ActivityError("activity.error.radius")
+        raise Refusal.invalid("activity.error.radius", field="geofence.radius_m")
     if draft.half_days is not None and not 1 <= draft.half_days <= HALF_DAYS_MAX:
-        raise ActivityError("activity.error.half_days", max=HALF_DAYS_MAX)
+        raise Refusal.invalid("activity.error.half_days", max=HALF_DAYS_MAX)
     if draft.require_location and draft.latitude is None:
-        raise ActivityError("activity.error.location_needs_geofence")
+        raise Refusal.invalid("activity.error.location_needs_geofence", field="require_location")
     if draft.audience is not Audience.ALL and not draft.audience_ids:
-        raise ActivityError("activity.error.audience_empty")
+        raise Refusal.invalid("activity.error.audience_empty", field="audience.ids")
     late, closes = draft.late_after_minutes, draft.closes_minutes_after
     if late is not None and closes is not None and late > closes:
-        raise ActivityError("activity.error.late_after_close")
+        raise Refusal.invalid("activity.error.late_after_close", field="late_after_minutes")
 
 
 def check_reach(by: Member | None, draft: ActivityDraft, member_groups: Sequence[int | None] = ()) -> None:
@@ -158,27 +154,8 @@ def check_reach(by: Member | None, draft: ActivityDraft, member_groups: Sequence
     of their groups and invite only those groups (or members of them: ``member_groups``)."""
     reach = groups_within_reach(by, Action.MANAGE_ACTIVITY) if by is not None else None
     if reach and (draft.group_id is None or draft.group_id not in reach):
-        raise ActivityError("activity.error.group_out_of_reach")
+        raise Refusal.forbidden("activity.error.group_out_of_reach")
     check_audience_reach(by, Action.MANAGE_ACTIVITY, draft.audience, draft.audience_ids, member_groups)
-
-
-def check_audience_reach(
-    by: Member | None, action: Action, audience: Audience, ids: Sequence[int], member_groups: Sequence[int | None]
-) -> None:
-    """May ``by`` address this audience with ``action`` (organise, broadcast)? ``None`` is the office.
-    A limited reach allows only groups within it, or members of them (``member_groups``)."""
-    if by is None:
-        return
-    reach = groups_within_reach(by, action)
-    if reach is None:
-        return
-    if not reach:
-        raise ActivityError("activity.error.forbidden")
-    if audience is Audience.GROUPS and set(ids) <= reach:
-        return
-    if audience is Audience.MEMBERS and all(group in reach for group in member_groups):
-        return
-    raise ActivityError("activity.error.audience_out_of_reach")
 
 
 async def _member_groups(session: AsyncSession, draft: ActivityDraft) -> list[int | None]:
@@ -186,7 +163,7 @@ async def _member_groups(session: AsyncSession, draft: ActivityDraft) -> list[in
         return []
     rows = (await session.execute(select(Member.id, Member.group_id).where(Member.id.in_(draft.audience_ids)))).all()  # type: ignore[union-attr]
     if len(rows) != len(set(draft.audience_ids)):
-        raise ActivityError("activity.error.unknown_members")
+        raise Refusal.invalid("activity.error.unknown_members", field="audience.ids")
     return [group for _, group in rows]
 
 
@@ -208,7 +185,7 @@ async def create_activity(
     session: AsyncSession, draft: ActivityDraft, *, settings: ActivitySettings, by: Member | None, now: datetime,
     outbox: Outbox | None = None, notice_at: datetime | None = None, notify: bool = True,
 ) -> Activity:
-    """Check, store, and schedule the close of the sign-in window. Raises :class:`ActivityError`.
+    """Check, store, and schedule the close of the sign-in window. Raises :class:`~bot.domain.refusals.Refusal`.
 
     With an ``outbox`` the activity's pushes are arranged too (:func:`bot.domain.notices.schedule_activity_pushes`):
     the meeting notice at ``notice_at`` (default now; none when ``notify`` is false), reminders, last call."""
@@ -229,7 +206,6 @@ async def create_activity(
     await session.flush()
     await _schedule_close(session, activity, now)
     if outbox is not None:
-        from bot.domain.notices import schedule_activity_pushes
 
         await schedule_activity_pushes(session, activity, outbox, notice_at=notice_at, notify=notify)
     log.info("activity %s created: %s %s at %s", activity.id, activity.type.value, activity.title,
@@ -244,7 +220,7 @@ async def reschedule_activity(
     """Change a scheduled activity (time, venue, audience …); its window and close task follow. With an
     ``outbox`` its reminders move too, and members already notified are told when time or venue changed."""
     if activity.status is not ActivityStatus.SCHEDULED:
-        raise ActivityError("activity.error.not_scheduled")
+        raise Refusal.conflict("activity.error.not_scheduled", code="not_scheduled")
     check_draft(draft)
     check_reach(by, draft, await _member_groups(session, draft))
     before = (activity.starts_at, activity.venue)
@@ -259,7 +235,6 @@ async def reschedule_activity(
     activity.updated_at = now
     await _schedule_close(session, activity, now)
     if outbox is not None:
-        from bot.domain.notices import schedule_reminders, tell_notified
 
         await schedule_reminders(session, activity, outbox)
         if (activity.starts_at, activity.venue) != before:
@@ -273,7 +248,7 @@ async def cancel_activity(
     """Cancel; with an ``outbox`` its pending pushes are cancelled and those already notified are told."""
 
     if activity.status is not ActivityStatus.SCHEDULED:
-        raise ActivityError("activity.error.not_scheduled")
+        raise Refusal.conflict("activity.error.not_scheduled", code="not_scheduled")
     activity.status, activity.updated_at = ActivityStatus.CANCELLED, now
     await cancel_task(session, kind=CLOSE_TASK, ref=str(activity.id))
     # Nothing left to decide: pending requests leave the approvers' lists (the member is told of the
@@ -283,7 +258,6 @@ async def cancel_activity(
     for leave in pending:
         leave.status, leave.decided_at, leave.decision_note = LeaveStatus.WITHDRAWN, now, "activity cancelled"
     if outbox is not None:
-        from bot.domain.notices import cancel_activity_pushes, tell_notified
 
         await cancel_activity_pushes(session, activity, outbox)
         await tell_notified(session, activity, outbox, cancelled=True)
@@ -313,20 +287,6 @@ def draft_of(activity: Activity) -> ActivityDraft:
 # --- the audience -------------------------------------------------------------------------------------------
 
 
-def members_clause(audience: Audience, ids: Sequence[int]) -> ColumnElement[bool]:
-    """The active members of an audience (activities, notices, study), as a WHERE clause over ``member``."""
-    active = Member.status == MemberStatus.ACTIVE
-    column = {
-        Audience.GROUPS: Member.group_id,
-        Audience.SECTORS: Member.sector_id,
-        Audience.COMMITTEES: Member.committee_id,
-        Audience.MEMBERS: Member.id,
-    }.get(audience)
-    if column is None:
-        return active & true()
-    return active & column.in_(list(ids))  # type: ignore[union-attr]
-
-
 def audience_clause(activity: Activity) -> ColumnElement[bool]:
     """Which members an activity expects."""
     return members_clause(activity.audience, activity.audience_ids or ())
@@ -334,25 +294,6 @@ def audience_clause(activity: Activity) -> ColumnElement[bool]:
 
 def in_audience(member: Member, activity: Activity) -> bool:
     return member_in(member, activity.audience, activity.audience_ids or ())
-
-
-def member_in(member: Member, audience: Audience, audience_ids: Sequence[int]) -> bool:
-    """:func:`members_clause` for one member already loaded."""
-    if member.status is not MemberStatus.ACTIVE:
-        return False
-    ids = set(audience_ids)
-    match audience:
-        case Audience.ALL:
-            return True
-        case Audience.GROUPS:
-            return member.group_id in ids
-        case Audience.SECTORS:
-            return member.sector_id in ids
-        case Audience.COMMITTEES:
-            return member.committee_id in ids
-        case Audience.MEMBERS:
-            return member.id in ids
-    return False
 
 
 async def audience_size(session: AsyncSession, activity: Activity) -> int:
@@ -598,19 +539,19 @@ async def request_leave(
     session: AsyncSession, member: Member, activity: Activity, *, kind: LeaveKind, reason: str, now: datetime,
     texts: Catalogue,
 ) -> LeaveRequest:
-    """File a pending request and tell the approvers. Raises :class:`ActivityError`."""
+    """File a pending request and tell the approvers. Raises :class:`~bot.domain.refusals.Refusal`."""
     reason = reason.strip()
     if not REASON_MIN <= len(reason) <= REASON_MAX:
-        raise ActivityError("leave.error.reason", min=REASON_MIN, max=REASON_MAX)
+        raise Refusal.invalid("leave.error.reason", field="reason", min=REASON_MIN, max=REASON_MAX)
     if activity.status is not ActivityStatus.SCHEDULED or now > activity.signin_closes_at:
-        raise ActivityError("leave.error.too_late")
+        raise Refusal.conflict("leave.error.too_late", code="too_late")
     if not in_audience(member, activity):
-        raise ActivityError("leave.error.not_in_audience")
+        raise Refusal.conflict("leave.error.not_in_audience", code="not_in_audience")
     if await open_leave_of(session, activity.id or 0, member.id or 0) is not None:
-        raise ActivityError("leave.error.already")
+        raise Refusal.conflict("leave.error.already", code="already_requested")
     signed = await attendance_of(session, activity.id or 0, member.id or 0)
     if signed is not None and signed.status in ATTENDED:
-        raise ActivityError("leave.error.signed_in")
+        raise Refusal.conflict("leave.error.signed_in", code="signed_in")
     leave = LeaveRequest(activity_id=activity.id, member_id=member.id, kind=kind, reason=reason, created_at=now)
     session.add(leave)
     await session.flush()
@@ -620,9 +561,10 @@ async def request_leave(
 
 async def withdraw_leave(session: AsyncSession, leave: LeaveRequest, member: Member, *, now: datetime) -> None:
     if leave.member_id != member.id:
-        raise ActivityError("leave.error.not_yours")
+        raise Refusal.forbidden("leave.error.not_yours")
     if leave.status is not LeaveStatus.PENDING:
-        raise ActivityError("leave.error.decided", status=leave.status.value)
+        raise Refusal.conflict("leave.error.decided", code="already_decided",
+                                status=Term(f"leave.status.{leave.status.value}"))
     leave.status, leave.decided_at = LeaveStatus.WITHDRAWN, now
     await _forget_leave_answer(session, leave)
 
@@ -637,12 +579,13 @@ async def decide_leave(
     applicant = await session.get(Member, leave.member_id)
     assert activity is not None and applicant is not None
     if by is not None and not may_decide_leave(by, activity, applicant):
-        raise ActivityError("leave.error.forbidden")
+        raise Refusal.forbidden("leave.error.forbidden")
     if leave.status is not LeaveStatus.PENDING:
-        raise ActivityError("leave.error.decided", status=leave.status.value)
+        raise Refusal.conflict("leave.error.decided", code="already_decided",
+                                status=Term(f"leave.status.{leave.status.value}"))
     note = note.strip()
     if not approve and not REASON_MIN <= len(note) <= REASON_MAX:
-        raise ActivityError("leave.error.deny_reason", min=REASON_MIN, max=REASON_MAX)
+        raise Refusal.invalid("leave.error.deny_reason", field="note", min=REASON_MIN, max=REASON_MAX)
     leave.status = LeaveStatus.APPROVED if approve else LeaveStatus.DENIED
     leave.decided_by_id, leave.decided_by_name = (by.id, by.name) if by else (None, "")
     leave.decision_note, leave.decided_at = note[:REASON_MAX], now
@@ -703,9 +646,9 @@ async def _tell_approvers(
 
 
 async def pending_leave_for(
-    session: AsyncSession, approver: Member, limit: int = 10
+    session: AsyncSession, approver: Member, limit: int | None = 10
 ) -> list[tuple[LeaveRequest, Activity, Member]]:
-    """Pending requests this approver may decide, oldest first."""
+    """Pending requests this approver may decide, oldest first (``limit`` None: all of them)."""
     rows = (await session.execute(
         select(LeaveRequest, Activity, Member)
         .join(Activity, Activity.id == LeaveRequest.activity_id)
@@ -793,12 +736,12 @@ async def correct_attendance(
 ) -> Attendance:
     """A secretary's correction, with its reason kept in ``attendance_correction``."""
     if by is not None and not can(by, Action.RECORD_ATTENDANCE, group_id=member.group_id):
-        raise ActivityError("attendance.error.forbidden")
+        raise Refusal.forbidden("attendance.error.forbidden")
     reason = reason.strip()
     if not REASON_MIN <= len(reason) <= REASON_MAX:
-        raise ActivityError("attendance.error.reason", min=REASON_MIN, max=REASON_MAX)
+        raise Refusal.invalid("attendance.error.reason", field="reason", min=REASON_MIN, max=REASON_MAX)
     if activity.status is ActivityStatus.CANCELLED:
-        raise ActivityError("activity.error.not_scheduled")
+        raise Refusal.conflict("activity.error.not_scheduled", code="not_scheduled")
     row = await attendance_of(session, activity.id or 0, member.id or 0)
     if row is None:
         row = Attendance(activity_id=activity.id, member_id=member.id, group_id=member.group_id, status=status,
@@ -809,7 +752,7 @@ async def correct_attendance(
     else:
         previous = row.status.value
     if previous == status.value:
-        raise ActivityError("attendance.error.unchanged")
+        raise Refusal.conflict("attendance.error.unchanged", code="unchanged")
     session.add(AttendanceCorrection(attendance_id=row.id, from_status=previous, to_status=status.value,
                                      reason=reason, by_id=by.id if by else None, by_name=by.name if by else "",
                                      at=now))

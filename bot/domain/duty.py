@@ -1,6 +1,6 @@
 """What people do to the ledger: members report duties the system cannot see (补录) and appeal entries
 (申诉); secretaries verify, reject, decide and adjust. Each function checks, writes in the caller's
-transaction and raises :class:`DutyError` (a text key and its values) for the caller to show.
+transaction and raises a :class:`~bot.domain.refusals.Refusal` (a text key and its values) for the caller to show.
 
     补录: submit_claim (pending) ──verify──► verified (entry confirmed)
                                  └─reject──► rejected (entry listed, not counted; the member is told why)
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.authz import Action, can
 from bot.domain.duty_rules import YearRules, tenths
+from bot.domain.refusals import Refusal
 from models.duty import (
     AppealStatus,
     ClaimStatus,
@@ -41,13 +42,6 @@ ADJUSTMENT_MAX = 100  # points, either way, in one adjustment
 CLAIM_YEARS_BACK = 1  # a duty of last year may still be reported (the assessment closes early in the year)
 
 
-class DutyError(Exception):
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
-
-
 def may_verify(by: Member | None, member: Member) -> bool:
     """Secretaries within their scope (and administrators); ``None`` is the admin API."""
     return by is None or can(by, Action.VERIFY_DUTY, group_id=member.group_id)
@@ -55,17 +49,18 @@ def may_verify(by: Member | None, member: Member) -> bool:
 
 def _check_may_verify(by: Member | None, member: Member) -> None:
     if not may_verify(by, member):
-        raise DutyError("duty.error.not_allowed")
+        raise Refusal.forbidden("duty.error.not_allowed")
 
 
 def _name(by: Member | None) -> str:
     return by.name if by is not None else ""
 
 
-def _check_text(text: str, low: int, high: int, key: str) -> str:
+def _check_text(text: str, low: int, high: int, key: str, field: str) -> str:
+    """``text`` stripped, or a refusal about ``field`` (the request field it came from)."""
     text = text.strip()
     if not low <= len(text) <= high:
-        raise DutyError(key, min=low, max=high)
+        raise Refusal.invalid(key, field=field, min=low, max=high)
     return text
 
 
@@ -84,14 +79,14 @@ async def submit_claim(
     """Store a self-reported duty, pending verification (photos are added with the claim's id)."""
     today = now.astimezone(zone).date()
     if day > today:
-        raise DutyError("duty.error.future_day")
+        raise Refusal.invalid("duty.error.future_day", field="day")
     if day.year < today.year - CLAIM_YEARS_BACK:
-        raise DutyError("duty.error.too_old", year=today.year - CLAIM_YEARS_BACK)
+        raise Refusal.invalid("duty.error.too_old", field="day", year=today.year - CLAIM_YEARS_BACK)
     if kind not in rules.self_reported_kinds:
-        raise DutyError("duty.error.unknown_kind")
+        raise Refusal.invalid("duty.error.unknown_kind", field="kind")
     claim = DutyClaim(
         member_id=member.id or 0, year=day.year, kind=kind, occurred_at=claim_moment(day, zone),
-        description=_check_text(description, DESCRIPTION_MIN, DESCRIPTION_MAX, "duty.error.description"),
+        description=_check_text(description, DESCRIPTION_MIN, DESCRIPTION_MAX, "duty.error.description", "description"),
         created_at=now,
     )
     session.add(claim)
@@ -101,9 +96,9 @@ async def submit_claim(
 
 async def withdraw_claim(session: AsyncSession, member: Member, claim: DutyClaim) -> None:
     if claim.member_id != member.id:
-        raise DutyError("duty.error.not_yours")
+        raise Refusal.forbidden("duty.error.not_yours")
     if claim.status is not ClaimStatus.PENDING:
-        raise DutyError("duty.error.claim_decided")
+        raise Refusal.conflict("duty.error.claim_decided", code="already_decided")
     claim.status = ClaimStatus.WITHDRAWN
 
 
@@ -114,9 +109,9 @@ async def decide_claim(
     member = await _member(session, claim.member_id)
     _check_may_verify(by, member)
     if claim.status is not ClaimStatus.PENDING:
-        raise DutyError("duty.error.claim_decided")
+        raise Refusal.conflict("duty.error.claim_decided", code="already_decided")
     if not verified:
-        note = _check_text(note, REASON_MIN, REASON_MAX, "duty.error.reason")
+        note = _check_text(note, REASON_MIN, REASON_MAX, "duty.error.reason", "note")
     claim.status = ClaimStatus.VERIFIED if verified else ClaimStatus.REJECTED
     claim.decision_note, claim.decided_at = note.strip(), now
     claim.decided_by_id, claim.decided_by_name = (by.id if by else None), _name(by)
@@ -140,18 +135,18 @@ async def open_appeal(
 ) -> DutyAppeal:
     """Dispute one of the member's own entries; one open appeal per entry."""
     if entry.member_id != member.id:
-        raise DutyError("duty.error.not_yours")
-    if entry.source == EntrySource.ADJUSTMENT:
-        raise DutyError("duty.error.appeal_adjustment")  # an adjustment is already a secretary's decision
+        raise Refusal.forbidden("duty.error.not_yours")
+    if entry.source == EntrySource.ADJUSTMENT:  # an adjustment is already a secretary's decision
+        raise Refusal.conflict("duty.error.appeal_adjustment", code="not_appealable")
     already = await session.scalar(select(DutyAppeal.id).where(
         DutyAppeal.source == entry.source, DutyAppeal.source_id == entry.source_id, DutyAppeal.kind == entry.kind,
         DutyAppeal.status == AppealStatus.OPEN))
     if already is not None:
-        raise DutyError("duty.error.appeal_open", id=already)
+        raise Refusal.conflict("duty.error.appeal_open", code="appeal_open", id=already)
     appeal = DutyAppeal(
         member_id=member.id or 0, year=entry.year, source=EntrySource(entry.source), source_id=entry.source_id,
         kind=entry.kind, entry_title=entry.title, entry_tenths=entry.tenths,
-        reason=_check_text(reason, REASON_MIN, APPEAL_REASON_MAX, "duty.error.reason"), created_at=now,
+        reason=_check_text(reason, REASON_MIN, APPEAL_REASON_MAX, "duty.error.reason", "reason"), created_at=now,
     )
     session.add(appeal)
     await session.flush()
@@ -160,9 +155,9 @@ async def open_appeal(
 
 async def withdraw_appeal(session: AsyncSession, member: Member, appeal: DutyAppeal) -> None:
     if appeal.member_id != member.id:
-        raise DutyError("duty.error.not_yours")
+        raise Refusal.forbidden("duty.error.not_yours")
     if appeal.status is not AppealStatus.OPEN:
-        raise DutyError("duty.error.appeal_decided")
+        raise Refusal.conflict("duty.error.appeal_decided", code="already_decided")
     appeal.status = AppealStatus.WITHDRAWN
 
 
@@ -175,10 +170,10 @@ async def decide_appeal(
     member = await _member(session, appeal.member_id)
     _check_may_verify(by, member)
     if appeal.status is not AppealStatus.OPEN:
-        raise DutyError("duty.error.appeal_decided")
-    answer = _check_text(answer, REASON_MIN, REASON_MAX, "duty.error.reason")
+        raise Refusal.conflict("duty.error.appeal_decided", code="already_decided")
+    answer = _check_text(answer, REASON_MIN, REASON_MAX, "duty.error.reason", "answer")
     if points is not None and not upheld:
-        raise DutyError("duty.error.dismiss_with_points")
+        raise Refusal.invalid("duty.error.dismiss_with_points", field="points")
     if points is not None:
         _check_points(points)  # before anything changes: a caller may show the refusal and commit
     appeal.status = AppealStatus.UPHELD if upheld else AppealStatus.DISMISSED
@@ -210,7 +205,7 @@ async def adjust(
     value = _check_points(points)
     adjustment = DutyAdjustment(
         member_id=member.id or 0, year=year, tenths=value,
-        reason=_check_text(reason, REASON_MIN, REASON_MAX, "duty.error.reason"),
+        reason=_check_text(reason, REASON_MIN, REASON_MAX, "duty.error.reason", "reason"),
         appeal_id=appeal_id, by_id=by.id if by else None, by_name=_name(by), at=now,
     )
     session.add(adjustment)
@@ -222,7 +217,7 @@ def _check_points(points: float) -> int:
     """An adjustment's points in tenths: not zero, at most ADJUSTMENT_MAX either way, one decimal."""
     value = tenths(points)
     if value == 0 or abs(value) > tenths(ADJUSTMENT_MAX) or abs(points * 10 - value) > 1e-9:
-        raise DutyError("duty.error.points", max=ADJUSTMENT_MAX)
+        raise Refusal.invalid("duty.error.points", field="points", max=ADJUSTMENT_MAX)
     return value
 
 
@@ -236,5 +231,5 @@ async def adjustments_of(session: AsyncSession, member_id: int, year: int | None
 async def _member(session: AsyncSession, member_id: int) -> Member:
     member = await session.get(Member, member_id)
     if member is None:
-        raise DutyError("duty.error.no_member")
+        raise Refusal.invalid("duty.error.no_member", field="member_id")
     return member

@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.infra.config import ConfigError, Settings
+from bot.infra.services import Services
 from models.activity import ActivityType
 from models.report import AdoptionLevel
 
@@ -275,6 +276,14 @@ class DutyRules:
             raise RulesError(f"unknown term '{term}' (the rules file names: {', '.join(self.file.terms) or 'none'})")
         first, last = self.file.terms[term]
         return range(first, last + 1)
+
+
+def year_rules(services: Services, year: int) -> YearRules:
+    """The rules of ``year`` from the running services (loaded once, from ``duty.rules_file``)."""
+    if services.rules is None:
+        services.rules = rules_of(services.settings)
+    rules: DutyRules = services.rules
+    return rules.for_year(year)
 
 
 def rules_of(settings: Settings) -> DutyRules:

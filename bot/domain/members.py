@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.authz import Action, can
+from bot.domain.refusals import Refusal, Term
 from bot.infra.direct import Direct
 from bot.infra.i18n import Catalogue
 from bot.outbound.message import Reply
@@ -40,18 +41,6 @@ from models.member import (
 log = logging.getLogger(__name__)
 
 REVIEW_LIST_LIMIT = 10  # applications shown per 审核 page: a chat screen, not a spreadsheet
-
-
-class MemberNotFound(LookupError):
-    pass
-
-
-class NotPending(ValueError):
-    """The member is not waiting for a decision (already approved, rejected, or never applied)."""
-
-    def __init__(self, status: MemberStatus) -> None:
-        super().__init__(f"member is {status.value}, not pending")
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,9 +230,10 @@ async def notify_secretaries(
 async def _pending_member(session: AsyncSession, member_id: int) -> Member:
     member = await session.get(Member, member_id, with_for_update=True)
     if member is None:
-        raise MemberNotFound(member_id)
-    if member.status is not MemberStatus.PENDING:
-        raise NotPending(member.status)
+        raise Refusal.not_found("members.error.not_found")
+    if member.status is not MemberStatus.PENDING:  # approved, rejected, or never applied
+        raise Refusal.conflict("members.error.not_pending", code="not_pending",
+                               status=Term(f"members.status.{member.status.value}"))
     return member
 
 

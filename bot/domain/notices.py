@@ -34,8 +34,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.activities import ActivityError, check_audience_reach, members_clause
+from bot.domain.audience import check_audience_reach, members_clause
 from bot.domain.authz import Action
+from bot.domain.refusals import Refusal
 from bot.domain.tasks import cancel_task, schedule_task
 from bot.infra.config import Settings
 from bot.infra.i18n import Catalogue
@@ -80,7 +81,7 @@ class Outbox:
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.scheduler.timezone)
+        return self.settings.scheduler.zone
 
     def when(self, moment: datetime) -> str:
         local = moment.astimezone(self.zone)
@@ -158,11 +159,11 @@ def push_rows(recipients: Sequence[Recipient], key: str, topic: str | None,
 
 def check_notice(title: str, body: str, url: str) -> None:
     if not title.strip() or len(title.strip()) > TITLE_MAX:
-        raise ActivityError("notice.error.title", max=TITLE_MAX)
+        raise Refusal.invalid("notice.error.title", field="title", max=TITLE_MAX)
     if len(body) > BODY_MAX:
-        raise ActivityError("notice.error.body", max=BODY_MAX)
+        raise Refusal.invalid("notice.error.body", field="body", max=BODY_MAX)
     if url and (len(url) > URL_MAX or not url.startswith(("https://", "http://"))):
-        raise ActivityError("notice.error.url")
+        raise Refusal.invalid("notice.error.url", field="url")
 
 
 async def member_groups_of(session: AsyncSession, audience: Audience, ids: Sequence[int]) -> list[int | None]:
@@ -171,7 +172,7 @@ async def member_groups_of(session: AsyncSession, audience: Audience, ids: Seque
         return []
     rows = (await session.execute(select(Member.id, Member.group_id).where(Member.id.in_(list(ids))))).all()  # type: ignore[union-attr]
     if len(rows) != len(set(ids)):
-        raise ActivityError("activity.error.unknown_members")
+        raise Refusal.invalid("activity.error.unknown_members", field="audience.ids")
     return [group for _, group in rows]
 
 
@@ -186,7 +187,7 @@ async def create_notice(
 
     check_notice(title, body, url)
     if audience is not Audience.ALL and not audience_ids:
-        raise ActivityError("activity.error.audience_empty")
+        raise Refusal.invalid("activity.error.audience_empty", field="audience.ids")
     if kind is not NoticeKind.MEETING:  # a meeting notice follows the activity, whose creator was checked
         check_audience_reach(by, Action.BROADCAST, audience, audience_ids,
                              await member_groups_of(session, audience, audience_ids))
@@ -207,7 +208,7 @@ async def create_notice(
 async def cancel_notice(session: AsyncSession, notice: Notice) -> None:
 
     if notice.status is not NoticeStatus.SCHEDULED:
-        raise ActivityError("notice.error.not_scheduled")
+        raise Refusal.conflict("notice.error.not_scheduled", code="not_scheduled")
     notice.status = NoticeStatus.CANCELLED
     await cancel_task(session, kind=NOTICE_TASK, ref=str(notice.id))
 
@@ -524,7 +525,7 @@ async def notice_report(session: AsyncSession, notice: Notice) -> NoticeReport:
 async def resend_unreached(session: AsyncSession, notice: Notice, outbox: Outbox) -> int:
     """Queue the notice again for members whose every push failed (not those still pending or unbound)."""
     if notice.status is not NoticeStatus.SENT:
-        raise ActivityError("notice.error.not_sent")
+        raise Refusal.conflict("notice.error.not_sent", code="not_sent")
     report = await notice_report(session, notice)
     failed = [item.member_id for item in report.unreached if item.reason.startswith("failed")]
     if not failed:

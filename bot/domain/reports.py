@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.authz import Action, can
 from bot.domain.notify import tell_member
+from bot.domain.refusals import Refusal, Term
 from bot.infra.i18n import Catalogue
 from bot.outbound.message import Reply
 from bot.outbound.queue import enqueue
@@ -77,48 +78,20 @@ TRANSITIONS: dict[str, tuple[tuple[ReportStatus, ...], ReportStatus, str]] = {
 ACTIONS = tuple(TRANSITIONS)
 
 
-# --- errors ---------------------------------------------------------------------------------------
+# --- refusals -------------------------------------------------------------------------------------
 
-class ReportError(Exception):
-    """A refused operation; ``key`` and ``values`` give the sentence shown to the person who asked."""
-
-    code = "refused"
-
-    def __init__(self, key: str, **values: str) -> None:
-        super().__init__(f"{key} {values}")
-        self.key, self.values = key, values
-
-    def render(self, texts: Catalogue) -> str:
-        return texts(self.key, **self.values)
+def _not_found() -> Refusal:
+    return Refusal.not_found("report.errors.not_found")
 
 
-class ReportNotFound(ReportError):
-    code = "not_found"
-
-    def __init__(self) -> None:
-        super().__init__("report.errors.not_found")
-
-
-class IllegalTransition(ReportError):
-    code = "illegal_transition"
-
-    def __init__(self, action: str, status: ReportStatus, texts: Catalogue) -> None:
-        super().__init__("report.errors.illegal", action=texts(f"report.action.{action}"),
-                         status=texts(f"report.status.{status.value}"))
-        self.action, self.status = action, status
+def _illegal(action: str, status: ReportStatus) -> Refusal:
+    """The report's status does not allow the action (named in the reader's words when rendered)."""
+    return Refusal.conflict("report.errors.illegal", code="illegal_transition",
+                            action=Term(f"report.action.{action}"), status=Term(f"report.status.{status.value}"))
 
 
-class NotAllowed(ReportError):
-    code = "forbidden"
-
-    def __init__(self) -> None:
-        super().__init__("report.errors.forbidden")
-
-
-class Invalid(ReportError):
-    """The request lacks something (a comment, a level, a complete report)."""
-
-    code = "invalid"
+def _forbidden() -> Refusal:
+    return Refusal.forbidden("report.errors.forbidden")
 
 
 # --- text measures --------------------------------------------------------------------------------
@@ -281,23 +254,23 @@ async def transition(
     zone: ZoneInfo | None = None,
 ) -> Outcome:
     """Move a report along the workflow, record it, tell the member. ``by`` None means the admin API
-    (the token already authorised it). Raises a :class:`ReportError` subclass when refused."""
+    (the token already authorised it). Raises a :class:`~bot.domain.refusals.Refusal` when refused."""
     if action not in TRANSITIONS or action == "instruct":
         raise ValueError(f"unknown report action {action!r}")
     report = await session.get(Report, report_id, with_for_update=True)
     if report is None:
-        raise ReportNotFound()
+        raise _not_found()
     starts, target, actor = TRANSITIONS[action]
     _check_actor(report, actor, by)
     if report.status not in starts:
-        raise IllegalTransition(action, report.status, texts)
+        raise _illegal(action, report.status)
     comment = comment.strip()
     if action == "return" and not comment:
-        raise Invalid("report.errors.comment_required")
+        raise Refusal.invalid("report.errors.comment_required")
     if len(comment) > COMMENT_MAX:
-        raise Invalid("report.errors.comment_too_long", limit=str(COMMENT_MAX))
+        raise Refusal.invalid("report.errors.comment_too_long", limit=str(COMMENT_MAX))
     if action == "adopt":
-        _check_level(report, level, texts)
+        _check_level(report, level)
     if action == "submit":
         await _prepare_submission(session, report, categories, now, zone)
     previous = report.status
@@ -331,15 +304,15 @@ async def record_instruction(
     """A leader's instruction (批示) on an adopted report: stored, in the history, told to the member."""
     report = await session.get(Report, report_id, with_for_update=True)
     if report is None:
-        raise ReportNotFound()
+        raise _not_found()
     _check_actor(report, "reviewer", by)
     if report.status is not S.ADOPTED:
-        raise IllegalTransition("instruct", report.status, texts)
+        raise _illegal("instruct", report.status)
     text, leader = text.strip(), leader.strip()
     if not text or not leader:
-        raise Invalid("report.errors.instruction_required")
+        raise Refusal.invalid("report.errors.instruction_required")
     if len(text) > INSTRUCTION_MAX or len(leader) > 80:
-        raise Invalid("report.errors.comment_too_long", limit=str(INSTRUCTION_MAX))
+        raise Refusal.invalid("report.errors.comment_too_long", limit=str(INSTRUCTION_MAX))
     assert report.id is not None
     session.add(Instruction(report_id=report.id, text=text, leader=leader, given_at=given_at or now,
                             recorded_by_id=by.id if by else None, recorded_at=now))
@@ -354,21 +327,21 @@ def _check_actor(report: Report, actor: str, by: Member | None) -> None:
         return  # the admin API, authorised by its token
     if actor == "owner":
         if by.id != report.member_id or not can(by, Action.SUBMIT_REPORT):
-            raise NotAllowed()
+            raise _forbidden()
     elif not can(by, Action.REVIEW_REPORT, group_id=report.group_id):
-        raise NotAllowed()
+        raise _forbidden()
 
 
-def _check_level(report: Report, level: AdoptionLevel | None, texts: Catalogue) -> None:
+def _check_level(report: Report, level: AdoptionLevel | None) -> None:
     if level is None:
-        raise Invalid("report.errors.level_required")
+        raise Refusal.invalid("report.errors.level_required")
     if report.status is S.ADOPTED:
         # Adopting again only moves a report up the ladder (county → city → …), never down.
         current = ADOPTION_ORDER.index(report.adoption_level) if report.adoption_level else -1
         if ADOPTION_ORDER.index(level) <= current:
-            raise Invalid("report.errors.level_not_higher",
-                          level=texts(f"report.level.{report.adoption_level.value}")
-                          if report.adoption_level else "-")
+            raise Refusal.invalid("report.errors.level_not_higher",
+                                  level=Term(f"report.level.{report.adoption_level.value}")
+                                  if report.adoption_level else "-")
 
 
 async def _prepare_submission(
@@ -377,7 +350,7 @@ async def _prepare_submission(
     if categories is not None:
         problems = problems_of(report, categories)
         if problems:
-            raise Invalid(problems[0], min=str(BODY_MIN), max=str(BODY_MAX))
+            raise Refusal.invalid(problems[0], min=str(BODY_MIN), max=str(BODY_MAX))
     owner = await session.get(Member, report.member_id)
     report.group_id = owner.group_id if owner is not None else report.group_id
     if zone is not None and report.submitted_at is None:

@@ -24,9 +24,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.activities import ActivityError, check_audience_reach, member_in, members_clause
+from bot.domain.audience import check_audience_reach, member_in, members_clause
 from bot.domain.authz import Action
 from bot.domain.notices import Outbox, check_notice, create_notice, member_groups_of
+from bot.domain.refusals import Refusal
 from bot.domain.tasks import cancel_task, crontab_trigger, schedule_task
 from bot.infra.sql import insert_ignore
 from models.activity import Audience
@@ -48,18 +49,18 @@ async def add_material(
 ) -> StudyMaterial:
     check_notice(title, "", url)
     if bool(url.strip()) == bool(body.strip()):
-        raise ActivityError("study.error.link_or_text")
+        raise Refusal.invalid("study.error.link_or_text", field="url")
     if len(summary) > SUMMARY_MAX:
-        raise ActivityError("study.error.summary", max=SUMMARY_MAX)
+        raise Refusal.invalid("study.error.summary", field="summary", max=SUMMARY_MAX)
     clean_tags = sorted({tag.strip() for tag in tags if tag.strip()})
     if len(clean_tags) > TAGS_MAX:
-        raise ActivityError("study.error.tags", max=TAGS_MAX)
+        raise Refusal.invalid("study.error.tags", field="tags", max=TAGS_MAX)
     if audience is not Audience.ALL and not audience_ids:
-        raise ActivityError("activity.error.audience_empty")
+        raise Refusal.invalid("activity.error.audience_empty", field="audience.ids")
     check_audience_reach(by, Action.BROADCAST, audience, audience_ids,
                          await member_groups_of(session, audience, audience_ids))
     if plan_id is not None and await session.get(StudyPlan, plan_id) is None:
-        raise ActivityError("study.error.no_plan")
+        raise Refusal.invalid("study.error.no_plan", field="plan_id")
     material = StudyMaterial(title=title.strip(), summary=summary.strip(), url=url.strip(), body=body.strip(),
                              tags=clean_tags, audience=audience, audience_ids=sorted(set(audience_ids)),
                              plan_id=plan_id, created_by_id=by.id if by else None, created_at=now)
@@ -75,11 +76,11 @@ async def create_plan(
     """A recurring push; ``cron`` is a crontab line in the committee's time zone ("0 8 * * 1")."""
 
     if not name.strip() or len(name.strip()) > 60:
-        raise ActivityError("study.error.plan_name")
+        raise Refusal.invalid("study.error.plan_name", field="name")
     try:
         crontab_trigger(cron)
     except ValueError as error:
-        raise ActivityError("study.error.cron", error=str(error)) from None
+        raise Refusal.invalid("study.error.cron", field="cron", error=str(error)) from None
     check_audience_reach(by, Action.BROADCAST, audience, audience_ids,
                          await member_groups_of(session, audience, audience_ids))
     plan = StudyPlan(name=name.strip(), cron=cron.strip(), audience=audience, audience_ids=sorted(set(audience_ids)),

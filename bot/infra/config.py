@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -111,6 +112,11 @@ class SchedulerSettings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The committee's time zone (``timezone`` names it): local dates, times and years are read in it."""
+        return ZoneInfo(self.timezone)
 
 
 class ConversationSettings(BaseModel):

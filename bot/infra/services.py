@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.domain.duty_rules import DutyRules, YearRules, load_rules
 from bot.infra.clock import Clock
 from bot.infra.config import Settings
 from bot.infra.db import Database
@@ -31,7 +31,9 @@ class Services:
     delivery: Any = None  # bot.outbound.worker.DeliveryWorker, once started
     scheduler: Any = None  # scheduler.core.LvzhiScheduler, once started
     extras: dict[str, Any] = field(default_factory=dict)
-    rules: DutyRules | None = None  # the assessment rules (duty.rules_file), loaded with the services
+    # The assessment rules (bot.domain.duty_rules.DutyRules of duty.rules_file): loaded at start-up, or on first
+    # use by bot.domain.duty_rules.year_rules. Typed loosely so that infrastructure does not import the domain.
+    rules: Any = None
     _signer: Signer | None = field(default=None, repr=False)
 
     async def signer(self, session: AsyncSession | None = None) -> Signer:
@@ -42,10 +44,10 @@ class Services:
             self._signer = await load_signer(self.db, key, session)
         return self._signer
 
-    def year_rules(self, year: int) -> YearRules:
-        if self.rules is None:
-            self.rules = load_rules(self.settings.duty.rules_file)
-        return self.rules.for_year(year)
+    @property
+    def zone(self) -> ZoneInfo:
+        """The committee's time zone (``scheduler.timezone``): local dates, times and years are read in it."""
+        return self.settings.scheduler.zone
 
     def wake_delivery(self) -> None:
         """Tell the delivery worker that rows were queued (it also polls, so this only saves latency)."""

@@ -27,12 +27,9 @@ Referer headers. Only ``GET`` counts: a ``HEAD`` from a link checker must not ma
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,19 +37,14 @@ from bot.domain import study
 from bot.domain.links import ReadToken, parse_payload
 from bot.domain.notices import record_read
 from bot.infra.i18n import Catalogue
-from bot.infra.services import services_of
+from bot.infra.services import Services, services_of
 from bot.infra.signing import BadToken
+from bot.web.pages import PRIVATE_HEADERS, html_page, lang_of, refused_page
 from models.member import Member
 from models.notice import Notice, NoticeKind, ReadVia, StudyMaterial
 
 log = logging.getLogger(__name__)
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-)
-# The link carries its token: keep it out of Referer headers, caches and search engines.
-_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
 # --- the route ------------------------------------------------------------------------------------------------
@@ -74,19 +66,24 @@ async def read(request: web.Request) -> web.Response:
         payload = signer.unsign(request.match_info["token"], now)
     except BadToken as exc:
         log.info("reading link refused: %s", exc)  # the token itself stays out of the log
-        return _refused(services.texts, 403, "study_chat.reading.forbidden")
+        return _refused(services, 403, "study_chat.reading.forbidden")
     token = parse_payload(payload)
     if token is None:  # genuine, but made for something else (e.g. a venue screen)
         log.info("reading link refused: payload %r is not a reading link", payload)
-        return _refused(services.texts, 403, "study_chat.reading.forbidden")
+        return _refused(services, 403, "study_chat.reading.forbidden")
     async with services.db.session() as session:  # committed on leaving the block: counted before answering
         target = await _record(session, token, now)
     if target is None:
         log.info("reading link %s: nothing to read", payload)
-        return _refused(services.texts, 404, "study_chat.reading.not_found")
+        return _refused(services, 404, "study_chat.reading.not_found")
     if target.url:
-        return web.Response(status=302, headers={**_PRIVATE_HEADERS, "Location": target.url})
+        return web.Response(status=302, headers={**PRIVATE_HEADERS, "Location": target.url})
     return _page(services.texts, target, services.settings.locale)
+
+
+def _refused(services: Services, status: int, message_key: str) -> web.Response:
+    return refused_page(services.texts, services.settings.locale, status, title_key="study_chat.reading.page_title",
+                        message_key=message_key)
 
 
 async def _record(session: AsyncSession, token: ReadToken, now: datetime) -> _Target | None:
@@ -114,25 +111,10 @@ async def _material_of(session: AsyncSession, notice: Notice) -> StudyMaterial |
 
 
 def _page(texts: Catalogue, target: _Target, locale: str) -> web.Response:
-    return _html(200, "reading.html", lang="en" if locale == "en" else "zh-CN",
-                 title=target.title or texts("study_chat.reading.page_title"),
-                 paragraphs=[line.strip() for line in target.body.splitlines() if line.strip()],
-                 note=texts("study_chat.reading.read_note") if target.studied else "")
-
-
-def _refused(texts: Catalogue, status: int, key: str) -> web.Response:
-    return _html(status, "reading_refused.html", title=texts("study_chat.reading.page_title"), message=texts(key))
-
-
-def _html(status: int, template: str, **values: object) -> web.Response:
-    """A page whose only active content is its own inline stylesheet (autoescaped: the text is a
-    secretary's, never trusted as HTML)."""
-    nonce = secrets.token_urlsafe(12)
-    html = _TEMPLATES.get_template(template).render(nonce=nonce, **values)
-    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; "
-              "frame-ancestors 'none'")
-    return web.Response(status=status, text=html, content_type="text/html",
-                        headers={**_PRIVATE_HEADERS, "Content-Security-Policy": policy})
+    return html_page("reading.html", lang=lang_of(locale),
+                     title=target.title or texts("study_chat.reading.page_title"),
+                     paragraphs=[line.strip() for line in target.body.splitlines() if line.strip()],
+                     note=texts("study_chat.reading.read_note") if target.studied else "")
 
 
 def setup(app: web.Application) -> None:

@@ -25,14 +25,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import secrets
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-import jinja2
 import segno
 from aiohttp import web
 
@@ -41,6 +37,7 @@ from bot.domain.links import screen_payload
 from bot.infra.services import Services, services_of
 from bot.infra.signing import BadToken
 from bot.outbound.client import WechatError, wechat_client
+from bot.web.pages import PRIVATE_HEADERS, html_page, lang_of, refused_page
 from models.activity import Activity, ActivityStatus
 
 log = logging.getLogger(__name__)
@@ -48,12 +45,6 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 3  # how often the page asks for the state: the count feels live, the load stays small
 QR_API_SECONDS = 5  # a slow Official Account API must not freeze the screen: the digits work without the QR
 QR_CACHE_KEY = "screen.qr"
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-)
-# The link carries its token: keep it out of Referer headers, caches and search engines.
-_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
 # --- the state the page shows ----------------------------------------------------------------------------
@@ -74,7 +65,7 @@ async def screen_state(services: Services, activity: Activity) -> dict[str, Any]
     earlier would only invite photos."""
     now = services.clock.now()
     period = services.settings.activities.code_period_seconds
-    zone = ZoneInfo(services.settings.scheduler.timezone)
+    zone = services.zone
     status = status_of(activity, now)
     async with services.db.reader() as session:  # read first: the QR call below must not hold a transaction
         signed_in = await signed_in_count(session, activity.id or 0)
@@ -206,27 +197,20 @@ async def screen_page(request: web.Request) -> web.Response:
     try:
         activity = await _authorised_activity(request)
     except _Refused as refused:
-        html = _TEMPLATES.get_template("screen_refused.html").render(
-            title=texts("signin.screen.page_title"), message=texts(refused.text_key))
-        return web.Response(status=refused.status, text=html, content_type="text/html", headers=_PRIVATE_HEADERS)
-    nonce = secrets.token_urlsafe(12)
+        return refused_page(texts, services.settings.locale, refused.status, title_key="signin.screen.page_title",
+                            message_key=refused.text_key)
     state_url = f"/activities/{activity.id}/screen/state?{urlencode({'t': request.query['t']})}"
     labels = {name: texts(f"signin.screen.{name}") for name in (
         "page_title", "code_label", "how", "changes_in", "signed_in", "expected", "window", "not_open", "closed",
         "cancelled", "no_qr", "offline", "forbidden", "sim_hint")}
     wechat = services.settings.wechat
     simulated = services.settings.simulator.enabled and not (wechat.enabled and wechat.app_id)
-    html = _TEMPLATES.get_template("screen.html").render(
-        activity=activity, state_url=state_url, labels=labels, poll_ms=POLL_SECONDS * 1000, nonce=nonce,
-        simulated=simulated,
-        lang="en" if services.settings.locale == "en" else "zh-CN",
-        state=await screen_state(services, activity),
-    )
-    # Only this page's own inline script and style run; the QR code is an image from a data URI.
-    policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src data:; "
-              "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    return web.Response(text=html, content_type="text/html",
-                        headers={**_PRIVATE_HEADERS, "Content-Security-Policy": policy})
+    # Only this page's own inline script and style run; the QR code is an image from a data URI, and the
+    # script asks this server for the state.
+    return html_page("screen.html", script=True, policy_extra="img-src data:; connect-src 'self'",
+                     activity=activity, state_url=state_url, labels=labels, poll_ms=POLL_SECONDS * 1000,
+                     simulated=simulated, lang=lang_of(services.settings.locale),
+                     state=await screen_state(services, activity))
 
 
 async def screen_state_json(request: web.Request) -> web.Response:
@@ -235,8 +219,8 @@ async def screen_state_json(request: web.Request) -> web.Response:
         activity = await _authorised_activity(request)
     except _Refused as refused:
         return web.json_response({"error": services.texts(refused.text_key)}, status=refused.status,
-                                 headers=_PRIVATE_HEADERS)
-    return web.json_response(await screen_state(services, activity), headers=_PRIVATE_HEADERS)
+                                 headers=PRIVATE_HEADERS)
+    return web.json_response(await screen_state(services, activity), headers=PRIVATE_HEADERS)
 
 
 def setup(app: web.Application) -> None:
