@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -203,6 +203,24 @@ async def create_pg_database(name: str = PG_BENCH_DB) -> bool:
     finally:
         await conn.close()
     return True
+
+
+@contextlib.contextmanager
+def pg_database(name: str, args: argparse.Namespace, results: dict[str, Any]) -> Iterator[str | None]:
+    """A fresh PostgreSQL database for one benchmark: its URL, dropped afterwards (unless ``--keep``); None,
+    with a note in ``results``, under ``--no-pg`` or when no server answers."""
+    if not args.pg:
+        yield None
+        return
+    if not asyncio.run(create_pg_database(name)):
+        results["notes"].append("no PostgreSQL answered at 127.0.0.1:5432: skipped")
+        yield None
+        return
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        if not args.keep:
+            asyncio.run(drop_pg_database(name))
 
 
 async def drop_pg_database(name: str = PG_BENCH_DB) -> None:
@@ -550,24 +568,21 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             show("floor (aiohttp + wechatpy)", floor)
             show("lvzhi, SQLite", results["sqlite"], floor)
 
-            if args.pg and asyncio.run(create_pg_database()):
-                try:
-                    pg_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
-                    seconds = asyncio.run(seed(pg_url))
-                    mix.activity = asyncio.run(seed_activity(pg_url, **OPEN_FOR_HOURS))
-                    print(f"  seeded PostgreSQL with {MEMBERS} members in {seconds:.1f} s", flush=True)
-                    pg_runs = [bench.lvzhi_run(pg_url, mock_port, server_core=server_core, gen_core=gen_core)
-                               for _ in range(args.repeat)]
-                    results["postgresql"] = median_of(pg_runs)
-                    show("lvzhi, PostgreSQL", results["postgresql"], floor)
-                    if args.workers and two_cores:  # PostgreSQL takes concurrent writers: where workers can scale
-                        results["workers1_pg"], results["workers2_pg"] = bench.one_vs_two_workers(
-                            pg_url, mock_port, args.repeat, "PostgreSQL")
-                finally:
-                    mix.activity = sqlite_activity
-                    asyncio.run(drop_pg_database())
-            elif args.pg:
-                results["notes"].append("no PostgreSQL answered at 127.0.0.1:5432: skipped")
+            with pg_database(PG_BENCH_DB, args, results) as pg_url:
+                if pg_url is not None:
+                    try:
+                        seconds = asyncio.run(seed(pg_url))
+                        mix.activity = asyncio.run(seed_activity(pg_url, **OPEN_FOR_HOURS))
+                        print(f"  seeded PostgreSQL with {MEMBERS} members in {seconds:.1f} s", flush=True)
+                        pg_runs = [bench.lvzhi_run(pg_url, mock_port, server_core=server_core, gen_core=gen_core)
+                                   for _ in range(args.repeat)]
+                        results["postgresql"] = median_of(pg_runs)
+                        show("lvzhi, PostgreSQL", results["postgresql"], floor)
+                        if args.workers and two_cores:  # PostgreSQL takes concurrent writers: workers can scale
+                            results["workers1_pg"], results["workers2_pg"] = bench.one_vs_two_workers(
+                                pg_url, mock_port, args.repeat, "PostgreSQL")
+                    finally:
+                        mix.activity = sqlite_activity
 
             if args.workers and two_cores:
                 results["workers1"], results["workers2"] = bench.one_vs_two_workers(

@@ -77,10 +77,6 @@ BATCH = 20_000
 REPEAT = 5  # small steps: median of this many runs (another group / member each time)
 
 
-def pg_url(name: str = PG_DB) -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-
-
 # --- seeding ------------------------------------------------------------------------------------------------------
 
 
@@ -871,14 +867,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         results["sqlite"] = backend_run("SQLite", f"sqlite+aiosqlite:///{workdir / 'ledger.db'}", args, workdir)
-        if args.pg and asyncio.run(callback.create_pg_database(PG_DB)):
-            try:
-                results["postgresql"] = backend_run("PostgreSQL", pg_url(), args, workdir)
-            finally:
-                if not args.keep:
-                    asyncio.run(callback.drop_pg_database(PG_DB))
-        elif args.pg:
-            results["notes"].append("no PostgreSQL answered at 127.0.0.1:5432: skipped")
+        with callback.pg_database(PG_DB, args, results) as url:
+            if url is not None:
+                results["postgresql"] = backend_run("PostgreSQL", url, args, workdir)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

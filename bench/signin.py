@@ -466,17 +466,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             runs = backend_runs("SQLite", sqlite_url, args, workdir, mock_port, cores, texts)
             results["sqlite"] = {kind: summarise([r for r in runs if r["variant"] == kind])
                                  for kind in ("closed", "burst")}
-            if args.pg and asyncio.run(callback.create_pg_database(PG_DB)):
-                try:
-                    pg_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DB}"
+            with callback.pg_database(PG_DB, args, results) as pg_url:
+                if pg_url is not None:
                     runs = backend_runs("PostgreSQL", pg_url, args, workdir, mock_port, cores, texts)
                     results["postgresql"] = {kind: summarise([r for r in runs if r["variant"] == kind])
                                              for kind in ("closed", "burst")}
-                finally:
-                    if not args.keep:
-                        asyncio.run(callback.drop_pg_database(PG_DB))
-            elif args.pg:
-                results["notes"].append("no PostgreSQL answered at 127.0.0.1:5432: skipped")
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -8,21 +8,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
-
+from bot.cli.common import EXIT_NOT_FOUND, EXIT_OK, CommandFailed, command_database, failing_politely
 from bot.exports.attendance import export_activity, export_year
 from bot.infra.config import Settings
-from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
 
 if TYPE_CHECKING:
     pass
 
-EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_DATABASE = 0, 1, 2
 
 def add_attendance_commands(export_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = export_sub.add_parser("attendance", help="attendance of one activity or of a year (.xlsx)")
@@ -35,24 +31,18 @@ def add_attendance_commands(export_sub: argparse._SubParsersAction[argparse.Argu
     parser.set_defaults(func=export_attendance_command)
 
 
+@failing_politely
 async def export_attendance_command(settings: Settings, args: argparse.Namespace) -> int:
     zone, texts = settings.scheduler.zone, Catalogue(settings.locale)
-    db = Database(settings.database.url)
-    try:
+    async with command_database(settings) as db:
         if args.activity is not None:
             output = args.out or Path(f"考勤-活动{args.activity}.xlsx")
             count = await export_activity(db, args.activity, output, zone=zone, texts=texts)
             if count is None:
-                print(f"no activity with id {args.activity}", file=sys.stderr)
-                return EXIT_NOT_FOUND
+                raise CommandFailed(f"no activity with id {args.activity}", EXIT_NOT_FOUND)
             print(f"{count} members of activity {args.activity} written to {output}")
         else:
             output = args.out or Path(f"考勤-{args.year}.xlsx")
             count = await export_year(db, args.year, output, zone=zone, texts=texts)
             print(f"{count} activities of {args.year} written to {output}")
-    except (OperationalError, ProgrammingError):  # no tables yet
-        print("the database has no schema yet: run `lvzhi db upgrade` first", file=sys.stderr)
-        return EXIT_BAD_DATABASE
-    finally:
-        await db.dispose()
     return EXIT_OK

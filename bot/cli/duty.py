@@ -22,8 +22,8 @@ import unicodedata
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from bot.cli.common import EXIT_BAD, EXIT_NOT_FOUND, EXIT_OK, CommandFailed, command_database, failing_politely
 from bot.domain.duty_rules import RulesError, load_rules
 from bot.domain.ledger import refresh
 from bot.exports.duty import ArchiveError, export_archive, export_ledger
@@ -33,9 +33,7 @@ from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
 from models.member import LiaisonGroup, Member
 
-EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD = 0, 1, 2
 ID_DIGITS = 9  # member ids are 32-bit integers
-NO_SCHEMA = "the database has no schema yet: run `lvzhi db upgrade` first"
 
 
 def add_duty_commands(
@@ -81,20 +79,14 @@ async def check_command(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@failing_politely
 async def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
 
     zone, now = settings.scheduler.zone, Clock().now()
     year = args.year or now.astimezone(zone).year
     rules = load_rules(settings.duty.rules_file)
-    db = Database(settings.database.url)
-    try:
-        async with db.session() as session:
-            result = await refresh(session, rules.for_year(year), year, zone, now=now)
-    except (OperationalError, ProgrammingError):
-        print(NO_SCHEMA, file=sys.stderr)
-        return EXIT_BAD
-    finally:
-        await db.dispose()
+    async with command_database(settings) as db, db.session() as session:
+        result = await refresh(session, rules.for_year(year), year, zone, now=now)
     print(f"duty ledger of {year} rebuilt: {result.entries} entries")
     return EXIT_OK
 
@@ -102,47 +94,36 @@ async def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
 # --- exports ----------------------------------------------------------------------------------------------
 
 
+@failing_politely
 async def export_ledger_command(settings: Settings, args: argparse.Namespace) -> int:
 
     texts = Catalogue(settings.locale)
     output = args.output or Path(texts("duty_export.file.ledger", year=args.year))
-    db = Database(settings.database.url)
-    try:
+    async with command_database(settings) as db:
         done = await export_ledger(db, load_rules(settings.duty.rules_file), args.year, output,
                                    zone=settings.scheduler.zone, texts=texts, now=Clock().now(),
                                    entries=args.entries)
-    except (OperationalError, ProgrammingError):
-        print(NO_SCHEMA, file=sys.stderr)
-        return EXIT_BAD
-    finally:
-        await db.dispose()
     extra = f", {done.entries} entries" if args.entries else ""
     print(f"{done.members} members in {done.groups} groups of {args.year}{extra} written to {output}")
     return EXIT_OK
 
 
+@failing_politely
 async def export_archive_command(settings: Settings, args: argparse.Namespace) -> int:
 
     texts = Catalogue(settings.locale)
-    db = Database(settings.database.url)
-    try:
+    async with command_database(settings) as db:
         found = await find_members(db, args.member)
         if len(found) != 1:
-            print(_not_one(args.member, found), file=sys.stderr)
-            return EXIT_NOT_FOUND
+            raise CommandFailed(_not_one(args.member, found), EXIT_NOT_FOUND)
         member, _ = found[0]
         term = (args.term or member.term or "").strip()
         output = args.output or Path(texts("duty_export.file.archive", name=member.name, term=term or "-"))
-        await export_archive(db, load_rules(settings.duty.rules_file), member.id or 0, term or None, output,
-                             zone=settings.scheduler.zone, texts=texts, now=Clock().now())
-    except (OperationalError, ProgrammingError):
-        print(NO_SCHEMA, file=sys.stderr)
-        return EXIT_BAD
-    except (ArchiveError, RulesError) as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD
-    finally:
-        await db.dispose()
+        try:
+            await export_archive(db, load_rules(settings.duty.rules_file), member.id or 0, term or None, output,
+                                 zone=settings.scheduler.zone, texts=texts, now=Clock().now())
+        except (ArchiveError, RulesError) as exc:
+            raise CommandFailed(str(exc)) from exc
     print(f"archive of {member.name} (id {member.id}), term {term}, written to {output}")
     return EXIT_OK
 

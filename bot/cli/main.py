@@ -27,6 +27,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.cli.common import EXIT_OK, command_database
 from bot.domain.duty_rules import rules_of
 from bot.infra.config import ConfigError, Settings, load_settings
 from bot.infra.logs import configure_logging
@@ -184,25 +185,17 @@ async def serve_one(settings: Settings, *, primary: bool) -> int:
 
 
 async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.infra.db import Database
-
-    db = Database(settings.database.url)
-    await db.upgrade()
-    log.info("database is at revision %s", await db.current_revision())
-    await db.dispose()
-    return 0
+    async with command_database(settings) as db:
+        await db.upgrade()
+        log.info("database is at revision %s", await db.current_revision())
+    return EXIT_OK
 
 
 async def cmd_db_revision(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.infra.db import Database
-
-    db = Database(settings.database.url)
-    try:
+    async with command_database(settings) as db:
         path = await db.new_revision(args.message)
-    finally:
-        await db.dispose()
     print(f"wrote {path}: read it before committing (autogenerate misses renames and data changes)")
-    return 0
+    return EXIT_OK
 
 
 async def cmd_mock_wechat(settings: Settings, args: argparse.Namespace) -> int:

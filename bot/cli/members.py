@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from bot.cli.common import EXIT_BAD, EXIT_OK, CommandFailed, command_database, failing_politely
 from bot.domain.roster import ImportReport, RosterError, import_file, load_demo
 from bot.infra.config import Settings
-from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
 from models.member import Member, Role
 
-EXIT_OK, EXIT_ROW_ERRORS, EXIT_BAD_FILE = 0, 1, 2
+EXIT_ROW_ERRORS, EXIT_BAD_FILE = 1, EXIT_BAD  # a row error is not a missing roster
 
 
 def add_members_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,38 +65,31 @@ def print_report(report: ImportReport, texts: Catalogue, out: TextIO | None = No
     print(report.summary(texts), file=out)
 
 
+@failing_politely
 async def members_import(settings: Settings, args: argparse.Namespace) -> int:
     texts = Catalogue(settings.locale)
-    db = Database(settings.database.url)
-    try:
-        report = await import_file(db, args.file, dry_run=args.dry_run, progress=ProgressBar(), texts=texts)
-    except RosterError as exc:
-        print(exc.render(texts), file=sys.stderr)
-        return EXIT_BAD_FILE
-    except (OperationalError, ProgrammingError):  # no tables yet: "no such table" / UndefinedTable
-        print(texts("roster.error_database"), file=sys.stderr)
-        return EXIT_BAD_FILE
-    finally:
-        await db.dispose()
+    async with command_database(settings, no_schema=texts("roster.error_database")) as db:
+        try:
+            report = await import_file(db, args.file, dry_run=args.dry_run, progress=ProgressBar(), texts=texts)
+        except RosterError as exc:
+            raise CommandFailed(exc.render(texts), EXIT_BAD_FILE) from exc
     print_report(report, texts)
     return EXIT_ROW_ERRORS if report.errors else EXIT_OK
 
 
+@failing_politely
 async def demo_command(settings: Settings, args: argparse.Namespace) -> int:
     texts = Catalogue(settings.locale)
-    db = Database(settings.database.url)
-    try:
+    async with command_database(settings) as db:
         await db.upgrade()  # a try-out starts from nothing: bring the schema up first
-        report = await load_demo(db, args.roster)
+        try:
+            report = await load_demo(db, args.roster)
+        except RosterError as exc:
+            raise CommandFailed(exc.render(texts), EXIT_BAD_FILE) from exc
         async with db.reader() as session:
             secretary = await session.scalar(
                 select(Member).where(Member.role == Role.SECRETARY).order_by(Member.id).limit(1)
             )
-    except RosterError as exc:
-        print(exc.render(texts), file=sys.stderr)
-        return EXIT_BAD_FILE
-    finally:
-        await db.dispose()
     if report.errors:
         print_report(report, texts)
     print(texts(

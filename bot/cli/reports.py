@@ -10,17 +10,13 @@ or 2 when the database cannot be used.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
-
+from bot.cli.common import EXIT_OK, command_database, failing_politely
 from bot.exports.reports import export_reports
 from bot.infra.config import Settings
-from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
 
-EXIT_OK, EXIT_BAD_DATABASE = 0, 2
 
 def add_reports_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = subparsers.add_parser("export", help="export data to Excel")
@@ -31,16 +27,11 @@ def add_reports_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
     reports.set_defaults(func=export_reports_command)
 
 
+@failing_politely
 async def export_reports_command(settings: Settings, args: argparse.Namespace) -> int:
     output = args.output or Path(f"社情民意-{args.year}.xlsx")
-    db = Database(settings.database.url)
-    try:
+    async with command_database(settings) as db:
         count = await export_reports(db, args.year, output, zone=settings.scheduler.zone,
                                      texts=Catalogue(settings.locale))
-    except (OperationalError, ProgrammingError):  # no tables yet
-        print("the database has no schema yet: run `lvzhi db upgrade` first", file=sys.stderr)
-        return EXIT_BAD_DATABASE
-    finally:
-        await db.dispose()
     print(f"{count} reports of {args.year} written to {output}")
     return EXIT_OK

@@ -662,13 +662,14 @@ async def pending_leave_for(
 # --- attendance -------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Tally:
+class AttendanceRate:
+    """Who attended and the usual 出席率 (attended over those not excused), for any counts of an audience."""
+
+    __slots__ = ()
     expected: int
     present: int
     late: int
     leave: int
-    absent: int
 
     @property
     def attended(self) -> int:
@@ -676,9 +677,17 @@ class Tally:
 
     @property
     def rate(self) -> float:
-        """Attendance rate over those not excused (the usual 出席率)."""
         basis = self.expected - self.leave
         return self.attended / basis if basis else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tally(AttendanceRate):
+    expected: int
+    present: int
+    late: int
+    leave: int
+    absent: int
 
 
 async def close_attendance(session: AsyncSession, activity: Activity, *, now: datetime) -> bool:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.activities import audience_clause
+from bot.domain.activities import AttendanceRate, audience_clause
 from models.activity import (
     Activity,
     ActivityStatus,
@@ -45,7 +45,7 @@ STATUSES = tuple(status.value for status in AttendanceStatus)
 
 
 @dataclass(slots=True)
-class Counts:
+class Counts(AttendanceRate):
     """Attendance counts by status; ``expected`` is everybody counted (pending included)."""
 
     present: int = 0
@@ -62,17 +62,12 @@ class Counts:
             self.add(name, getattr(other, name))
 
     @property
-    def expected(self) -> int:
+    def expected(self) -> int:  # type: ignore[override]  (everybody counted, pending included)
         return self.present + self.late + self.leave + self.absent + self.pending
 
     @property
-    def attended(self) -> int:
-        return self.present + self.late
-
-    @property
     def rate(self) -> float:
-        basis = self.expected - self.leave
-        return round(self.attended / basis, 4) if basis else 0.0
+        return round(AttendanceRate.rate.fget(self), 4)  # type: ignore[attr-defined]
 
     def as_json(self, *, with_pending: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {"expected": self.expected, "present": self.present, "late": self.late,

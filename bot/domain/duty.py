@@ -15,6 +15,7 @@ Telling the member the outcome is the caller's job (it knows the channel and the
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -95,11 +96,18 @@ async def submit_claim(
 
 
 async def withdraw_claim(session: AsyncSession, member: Member, claim: DutyClaim) -> None:
-    if claim.member_id != member.id:
+    _withdraw(member, claim, waiting=ClaimStatus.PENDING, withdrawn=ClaimStatus.WITHDRAWN,
+              decided_key="duty.error.claim_decided")
+
+
+def _withdraw(member: Member, row: DutyClaim | DutyAppeal, *, waiting: enum.Enum, withdrawn: enum.Enum,
+              decided_key: str) -> None:
+    """A member takes back their own claim or appeal while it still waits for the office."""
+    if row.member_id != member.id:
         raise Refusal.forbidden("duty.error.not_yours")
-    if claim.status is not ClaimStatus.PENDING:
-        raise Refusal.conflict("duty.error.claim_decided", code="already_decided")
-    claim.status = ClaimStatus.WITHDRAWN
+    if row.status is not waiting:
+        raise Refusal.conflict(decided_key, code="already_decided")
+    row.status = withdrawn  # type: ignore[assignment]
 
 
 async def decide_claim(
@@ -154,11 +162,8 @@ async def open_appeal(
 
 
 async def withdraw_appeal(session: AsyncSession, member: Member, appeal: DutyAppeal) -> None:
-    if appeal.member_id != member.id:
-        raise Refusal.forbidden("duty.error.not_yours")
-    if appeal.status is not AppealStatus.OPEN:
-        raise Refusal.conflict("duty.error.appeal_decided", code="already_decided")
-    appeal.status = AppealStatus.WITHDRAWN
+    _withdraw(member, appeal, waiting=AppealStatus.OPEN, withdrawn=AppealStatus.WITHDRAWN,
+              decided_key="duty.error.appeal_decided")
 
 
 async def decide_appeal(

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
@@ -444,42 +444,40 @@ def _robot_content(reply: Reply) -> dict[str, Any]:
 # --- one client of each kind per process ------------------------------------------------------------
 
 
+Part = TypeVar("Part")
+
+
 def token_store(services: Services) -> TokenStore:
     """The process's token cache over the shared ``access_token`` table."""
-    store = services.extras.get("outbound.tokens")
-    if store is None:
-        store = services.extras["outbound.tokens"] = TokenStore(services.db, services.clock)
-    return store
+    return _one_per_process(services, "outbound.tokens", lambda: TokenStore(services.db, services.clock))
 
 
 def wechat_client(services: Services) -> WechatClient:
-    client = services.extras.get("outbound.wechat")
-    if client is None:
+    def build() -> WechatClient:
         settings = services.settings.wechat
-        client = services.extras["outbound.wechat"] = WechatClient(
-            lambda: _http(services),
-            api_base=settings.api_base,
-            app_id=settings.app_id,
-            app_secret=settings.app_secret.get_secret_value(),
-            tokens=token_store(services),
-            template_id=settings.template_id,
-        )
-    return client
+        return WechatClient(lambda: _http(services), api_base=settings.api_base, app_id=settings.app_id,
+                            app_secret=settings.app_secret.get_secret_value(), tokens=token_store(services),
+                            template_id=settings.template_id)
+
+    return _one_per_process(services, "outbound.wechat", build)
 
 
 def wecom_client(services: Services) -> WecomClient:
-    client = services.extras.get("outbound.wecom")
-    if client is None:
+    def build() -> WecomClient:
         settings = services.settings.wecom
-        client = services.extras["outbound.wecom"] = WecomClient(
-            lambda: _http(services),
-            api_base=settings.api_base,
-            corp_id=settings.corp_id,
-            agent_id=settings.agent_id,
-            secret=settings.secret.get_secret_value(),
-            tokens=token_store(services),
-        )
-    return client
+        return WecomClient(lambda: _http(services), api_base=settings.api_base, corp_id=settings.corp_id,
+                           agent_id=settings.agent_id, secret=settings.secret.get_secret_value(),
+                           tokens=token_store(services))
+
+    return _one_per_process(services, "outbound.wecom", build)
+
+
+def _one_per_process(services: Services, key: str, build: Callable[[], Part]) -> Part:
+    """One client (or token cache) per running lvzhi, kept in ``services.extras``: they hold its tokens."""
+    if key not in services.extras:
+        services.extras[key] = build()
+    found: Part = services.extras[key]
+    return found
 
 
 def _http(services: Services) -> aiohttp.ClientSession:

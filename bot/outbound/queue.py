@@ -8,7 +8,7 @@ example ``notice:17:member:42``) makes queueing twice harmless: the second inser
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,25 +20,26 @@ from models.delivery import DUE_AT_ONCE, Delivery, DeliveryStatus
 PLATFORMS = frozenset({"mp", "wecom", "sim", "robot", "appchat"})
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    platform: str,
-    recipient: str,
-    reply: Reply,
-    key: str,
-    member_id: int | None = None,
-    not_before: datetime | None = None,
-    topic: str | None = None,
-) -> bool:
-    """Queue ``reply`` for ``recipient`` on ``platform`` ("mp", "wecom", "sim"; "appchat" with a chat id;
-    "robot" with a webhook key). Returns False, changing nothing, when ``key`` was queued before.
+class Push(TypedDict, total=False):
+    """What a push is: ``reply`` for ``recipient`` on ``platform`` under the idempotency ``key``; optionally the
+    member it is for, the earliest time to send it and the topic it belongs to (a notice, an activity)."""
+
+    platform: Required[str]
+    recipient: Required[str]
+    reply: Required[Reply]
+    key: Required[str]
+    member_id: int | None
+    not_before: datetime | None
+    topic: str | None
+
+
+async def enqueue(session: AsyncSession, **push: Unpack[Push]) -> bool:
+    """Queue a push (platforms: "mp", "wecom", "sim"; "appchat" with a chat id; "robot" with a webhook key).
+    Returns False, changing nothing, when its key was queued before.
 
     Call ``services.wake_delivery()`` after the transaction commits to send without waiting for the poll.
     """
-    values = delivery_values(platform=platform, recipient=recipient, reply=reply, key=key, member_id=member_id,
-                             not_before=not_before, topic=topic)
-    return await insert_ignore(session, Delivery, values, ["idempotency_key"])
+    return await insert_ignore(session, Delivery, delivery_values(**push), ["idempotency_key"])
 
 
 def delivery_values(
