@@ -20,22 +20,16 @@ from typing import Any
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
-from bot.api import API_PREFIX, endpoints
-from bot.api.openapi import document
+from bot.api import API_PREFIX, api_document
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@functools.cache
-def _document() -> dict[str, Any]:
-    return document(endpoints())
 
 
 @functools.cache
 def _closed_components() -> dict[str, Any]:
     """The components with every object closed: the document leaves them open for clients (new keys may come),
     the tests do not (a key the code adds must be documented)."""
-    components = copy.deepcopy(_document()["components"])
+    components = copy.deepcopy(api_document()["components"])
 
     def close(node: Any) -> None:
         if isinstance(node, dict):
@@ -53,7 +47,7 @@ def _closed_components() -> dict[str, Any]:
 
 def problems_with(method: str, path: str, status: int, body: Any) -> list[str]:
     """What is wrong with this answer by the document (nothing: [])."""
-    operation = _document()["paths"].get(path, {}).get(method.lower())
+    operation = api_document()["paths"].get(path, {}).get(method.lower())
     if operation is None:
         return [f"{method} {path} is not in the document"]
     documented = operation["responses"].get(str(status))

@@ -171,10 +171,9 @@ def _camel(name: str) -> str:
     return first + "".join(part.title() for part in rest)
 
 
-def server(endpoints: Sequence[Endpoint]) -> ApiHandler:
-    """``GET /api/v1/openapi.json``: public, like most API descriptions (it holds no data, only the API's shape).
-    Built once, when the routes are set up: a type that cannot be described fails the start, not a request."""
-    built = document(endpoints)
+def server(built: dict[str, Any]) -> ApiHandler:
+    """``GET /api/v1/openapi.json``: public, like most API descriptions (it holds no data, only the API's
+    shape)."""
 
     async def serve_openapi(request: web.Request) -> web.Response:
         return web.json_response(built)
