@@ -82,7 +82,6 @@ class Context:
         self, platform: str, user_id: str, reply: Reply | str, key: str, *, member_id: int | None = None
     ) -> bool:
         """Queue a message to someone else, committed together with this message's effects."""
-
         message = as_reply(reply)
         assert message is not None
         queued = await enqueue(

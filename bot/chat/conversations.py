@@ -124,7 +124,6 @@ async def save_conversation(session: AsyncSession, conversation: Conversation, n
 
 async def close_idle_conversations(services: Services) -> int:
     """Close conversations idle past the timeout and tell each member once. Returns how many were closed."""
-
     now = services.clock.now()
     cutoff = now - timedelta(minutes=services.settings.conversation.idle_timeout_minutes)
     async with services.db.session() as session:
