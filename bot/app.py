@@ -64,6 +64,9 @@ def create_app(
     from bot.web import reading
 
     reading.setup(app)  # /r/<token>: personal reading links of notices and study materials
+    from bot.web import console
+
+    console.setup(app)  # /console/: the secretary console, logged in through the bot
 
     app.cleanup_ctx.append(_database(services, migrate))
     app.cleanup_ctx.append(_outbound(services, start_background))

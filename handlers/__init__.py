@@ -13,6 +13,7 @@ from handlers import (
     activity,
     broadcast,
     common,
+    console_login,
     duty,
     duty_review,
     leave,
@@ -30,6 +31,7 @@ from handlers import (
 
 ROUTERS: list[Router] = [
     common.router,
+    console_login.router,  # 登录 123456 and the console's QR scene, from any state
     signin.router,  # before welcome: a follow through a sign-in QR code signs in
     register.router,
     profile.router,

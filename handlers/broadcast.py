@@ -368,7 +368,8 @@ async def resend(ctx: Context) -> str:
     report = await core.notice_report(ctx.session, notice)
     failed = sum(1 for item in report.unreached if item.reason.startswith("failed"))
     try:
-        queued = await core.resend_unreached(ctx.session, notice, await outbox_for(ctx.services, ctx.session))
+        queued = await core.resend_unreached(ctx.session, notice, await outbox_for(ctx.services, ctx.session),
+                                             by=ctx.member)
     except Refusal as refused:
         return _refused(ctx, refused)
     if not queued:
@@ -385,7 +386,7 @@ async def revoke(ctx: Context) -> str:
         return picked
     _, notice = picked
     try:
-        await core.cancel_notice(ctx.session, notice)
+        await core.cancel_notice(ctx.session, notice, by=ctx.member, now=ctx.now)
     except Refusal:
         return ctx.t("broadcast_chat.revoke.not_scheduled", title=notice.title)
     ctx.scheduled = True  # the send task was cancelled: the scheduler drops it after the commit

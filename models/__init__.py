@@ -4,7 +4,9 @@ their own module (``from models.activity import Activity``)."""
 
 from models import (  # noqa: F401  (imported for their tables)
     activity,
+    audit,
     base,
+    console,
     conversation,
     delivery,
     duty,

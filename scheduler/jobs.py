@@ -15,7 +15,9 @@ from sqlalchemy import delete
 
 from bot.chat.conversations import close_idle_conversations
 from bot.domain.activities import close_due_activities as close_due
+from bot.domain.audit import acting_through
 from bot.outbound.client import wechat_client, wecom_client
+from models.audit import Channel
 from models.conversation import InboundMessage
 from scheduler.photos import fetch_due_photos
 from scheduler.tasks import execute_task
@@ -53,7 +55,9 @@ async def run_task(task_id: int) -> None:
 
     services = bound_services()
     scheduler = services.scheduler
-    await execute_task(services, task_id, grace=scheduler.grace, zone=scheduler.zone)
+    # Said, not assumed: a job must not inherit the channel of whatever started the scheduler.
+    with acting_through(Channel.SYSTEM):
+        await execute_task(services, task_id, grace=scheduler.grace, zone=scheduler.zone)
 
 
 async def sweep_idle_conversations() -> None:

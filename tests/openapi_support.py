@@ -59,6 +59,15 @@ def problems_with(method: str, path: str, status: int, body: Any) -> list[str]:
             for error in validator.iter_errors(body)]
 
 
+def download_problems(method: str, path: str, response: web.Response) -> list[str]:
+    """A download is bytes: the document must list its status with its media type."""
+    operation = api_document()["paths"].get(path, {}).get(method.lower(), {})
+    content = operation.get("responses", {}).get(str(response.status), {}).get("content", {})
+    if response.content_type not in content:
+        return [f"{method} {path} answered {response.status} {response.content_type}, which the document does not list"]
+    return []
+
+
 @web.middleware
 async def answers_as_documented(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
@@ -66,7 +75,11 @@ async def answers_as_documented(request: web.Request, handler: Handler) -> web.S
     template = resource.canonical if resource is not None else ""
     if not template.startswith(API_PREFIX) or template.endswith("/openapi.json"):
         return response
-    assert isinstance(response, web.Response) and response.body is not None, "the admin API answers JSON"
+    assert isinstance(response, web.Response) and response.body is not None, "the admin API answers in full"
+    if response.content_type != "application/json":  # a download: its status and media type are documented
+        problems = download_problems(request.method, template.removeprefix(API_PREFIX), response)
+        return response if not problems else web.json_response(
+            {"error": "undocumented", "problems": problems}, status=500)
     problems = problems_with(request.method, template.removeprefix(API_PREFIX), response.status,
                              json.loads(bytes(response.body)))  # type: ignore[arg-type]
     if problems:

@@ -19,11 +19,13 @@ from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
 from bot.infra.services import SERVICES_KEY
 from models.activity import Activity, AttendanceStatus, LeaveKind, SignInMethod
+from models.audit import Channel
 from models.delivery import Delivery
 from models.member import Committee, Member, Sector
 from models.scheduling import ScheduledTask, TaskStatus
 from tests.activity_support import Org, T, attendance_rows
 from tests.attendance_support import build_year
+from tests.audit_support import events_of, only_event
 from tests.support import SchedulerStub, call
 
 ACTIVITIES = f"{API_PREFIX}/activities"
@@ -90,6 +92,9 @@ async def test_create_stores_the_activity_its_window_and_its_close_task(
     task = await close_task(db, body["id"])
     assert task.run_at == datetime(2026, 11, 22, 1, 45, tzinfo=UTC) and task.status is TaskStatus.PENDING
     assert scheduler.syncs == 1  # armed at once, not at the next resync
+    created = await only_event(db, "activity.create", channel=Channel.API, actor_label="api-token",
+                               object_type="activity", object_id=body["id"], group_id=org.chengguan)
+    assert created.after is not None and created.after["title"] == "第六届二次全会"
 
 
 async def test_create_with_defaults(api: TestClient, org: Org) -> None:
@@ -256,6 +261,12 @@ async def test_patch_moves_the_window_and_the_close_task(
     assert changed["signin_closes_at"] == "2026-11-23T07:00:00+00:00"  # null: back to the default 60
     assert changed["tally"]["expected"] == 1
     assert (await close_task(db, activity["id"])).run_at == datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    moves = await events_of(db, "activity.reschedule")  # each change with only what it changed
+    assert [(e.channel, e.object_id) for e in moves] == [(Channel.API, activity["id"])] * 2
+    assert set(moves[0].after or {}) == {"starts_at", "ends_at"}
+    assert moves[1].before == {"venue": "", "audience": "all", "audience_ids": [], "group_id": None}
+    assert moves[1].after == {"venue": "县政协三楼", "audience": "members", "audience_ids": [org.li.id],
+                              "group_id": org.dongshan}
 
     refusals: list[tuple[dict[str, Any], str]] = [
         ({}, "body"),
@@ -281,6 +292,8 @@ async def test_cancel(api: TestClient, db: Database, org: Org, scheduler: Schedu
     assert scheduler.syncs == 2
     again = await call(api, "POST", f"{path}/cancel", 409)
     assert again == {"error": "not_scheduled", "message": T("activity.error.not_scheduled")}
+    await only_event(db, "activity.cancel", channel=Channel.API, object_id=activity["id"],
+                     before={"status": "scheduled"}, after={"status": "cancelled"})
     assert (await call(api, "PATCH", path, 409, json={"venue": "x"}))["error"] == "not_scheduled"
     assert (await call(api, "POST", f"{path}/close", 409))["error"] == "not_scheduled"
 
@@ -390,6 +403,10 @@ async def test_correction_with_reason_and_history(
     sheet = await call(api, "GET", f"{path}/attendance")
     chen = next(item for item in sheet["items"] if item["member"]["id"] == org.chen.id)
     assert chen["corrected"] is True and chen["status"] == "leave"
+    corrections = await events_of(db, "attendance.correct")  # the refused ones left nothing
+    assert [(e.channel, e.group_id, e.before, e.after) for e in corrections] == [
+        (Channel.API, org.chengguan, {"status": "absent"}, {"status": "present"}),
+        (Channel.API, org.chengguan, {"status": "present"}, {"status": "leave"})]
 
 
 # --- a year ----------------------------------------------------------------------------------------------------
@@ -479,6 +496,12 @@ async def test_leave_list_approve_deny(api: TestClient, db: Database, org: Org, 
         keys = set((await session.scalars(select(Delivery.idempotency_key))).all())
     assert any(key.startswith(f"leave:{li}:approved") for key in keys)  # the members are told
     assert any(key.startswith(f"leave:{zhou}:denied") for key in keys)
+    # One event per decision (none for the refused ones), each in the member's liaison group.
+    decisions = await events_of(db, "leave.decide")
+    assert [(e.channel, e.actor_label, e.object_id, e.group_id, e.after) for e in decisions] == [
+        (Channel.API, "api-token", li, org.dongshan, {"status": "approved"}),
+        (Channel.API, "api-token", wang, org.chengguan, {"status": "approved"}),
+        (Channel.API, "api-token", zhou, org.chengguan, {"status": "denied"})]
 
 
 async def test_leave_approved_after_the_close_turns_absence_into_leave(

@@ -16,6 +16,7 @@ from bot.domain.roster import import_file
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
+from models.audit import Channel
 from models.delivery import Delivery
 from models.member import (
     ApplicationStatus,
@@ -27,6 +28,7 @@ from models.member import (
     Role,
     Sector,
 )
+from tests.audit_support import events_of, only_event
 from tests.conftest import make_settings
 from tests.support import ADMIN_AUTH, ADMIN_TOKEN, admin_api_client
 
@@ -194,6 +196,10 @@ async def test_approve_activates_binds_and_notifies_the_applicant(
     again = await api.post(f"{API_PREFIX}/members/{applicant}/approve", headers=ADMIN_AUTH)
     assert again.status == 409 and (await again.json())["error"] == "not_pending"
     assert len([row for row in await deliveries(db) if row.recipient == "sim-stranger"]) == 1
+    # One event: the refused second approval rolled back with its record.
+    event = await only_event(db, "member.approve", channel=Channel.API, actor_member_id=None,
+                             actor_label="api-token", object_type="member", object_id=applicant)
+    assert event.ip == "127.0.0.1"
 
 
 async def test_approving_an_active_member_is_409(api: TestClient, people: dict[str, int]) -> None:
@@ -283,6 +289,14 @@ async def test_patch_role_status_and_scope(api: TestClient, db: Database, people
     body = await (await api.patch(secretary_url, json={"scope_group_ids": [people["group"]] * 2},
                                   headers=ADMIN_AUTH)).json()
     assert body["scope_group_ids"] == [people["group"]]
+    # Each edit one event, with only the fields it changed.
+    await only_event(db, "member.role", channel=Channel.API, object_id=people["li"],
+                     before={"role": "member"}, after={"role": "group_leader"})
+    edits = await events_of(db, "member.update")
+    assert [(e.object_id, e.before, e.after) for e in edits] == [
+        (people["li"], {"status": "active"}, {"status": "suspended"}),
+        (people["secretary"], {"scope_group_ids": []}, {"scope_group_ids": [people["group"]]}),
+    ]
 
 
 async def test_patch_cannot_bypass_approval(api: TestClient, people: dict[str, int]) -> None:

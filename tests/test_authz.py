@@ -40,6 +40,7 @@ verify_duty             N N N Y Y N Y
 import_roster           N N N Y N N Y
 approve_plenary_leave   N N N Y N N Y
 manage_scoring          N N N Y N N Y
+use_console             N N N Y Y Y Y
 change_role             N N N N N N Y
 manage_secretary_scope  N N N N N N Y
 """

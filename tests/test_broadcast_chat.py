@@ -23,6 +23,7 @@ from bot.infra.config import Settings
 from bot.infra.db import Database
 from handlers.broadcast import split_link
 from models.activity import Activity, Audience, LeaveKind
+from models.audit import Channel
 from models.delivery import Delivery, DeliveryStatus
 from models.member import Committee, Identity, Member, Platform, Sector
 from models.notice import Notice, NoticeKind, NoticeStatus, Response
@@ -30,6 +31,7 @@ from models.scheduling import ScheduledTask, TaskStatus
 from scheduler.tasks import execute_task
 from tests import outbound_support
 from tests.activity_support import Org, T, make_activity
+from tests.audit_support import only_event
 from tests.conftest import make_settings
 from tests.outbound_support import MockApi, outbound_settings
 from tests.support import AppHarness, SimChat, running_app
@@ -116,6 +118,8 @@ async def test_a_secretary_broadcasts_to_everyone_with_a_tracked_link(app: AppHa
     (notice,) = await stored_notices(db)
     assert (notice.kind, notice.audience, notice.url, notice.created_by_id) == (
         NoticeKind.BROADCAST, Audience.ALL, "https://example.org/guide", org.qian.id)
+    await only_event(db, "notice.broadcast", channel=Channel.CHAT, actor_member_id=org.qian.id,
+                     object_type="notice", object_id=notice.id, group_id=None, summary=TITLE)
 
 
 @pytest.mark.parametrize(("steps", "audience", "count", "expected"), [
@@ -220,9 +224,13 @@ async def test_a_scheduled_broadcast_waits_for_its_task(app: AppHarness, db: Dat
     assert outcome is not None and outcome.value == "ran"
     assert await received(app) == ["sim-chen", "sim-wang", "sim-zhou"]
     assert "已发出 · 3 人：送达 3，失败 0，未绑定 0，已读 0" in await qian.says("群发记录")
+    # Logged when the secretary scheduled it, for 城关镇; the task that sent it later is no change of anyone's.
+    await only_event(db, "notice.broadcast", channel=Channel.CHAT, actor_member_id=org.qian.id,
+                     object_id=notice.id, group_id=org.chengguan)
 
 
-async def test_a_scheduled_broadcast_can_be_revoked_once(app: AppHarness, db: Database, clock: FrozenClock) -> None:
+async def test_a_scheduled_broadcast_can_be_revoked_once(app: AppHarness, db: Database, org: Org,
+                                                        clock: FrozenClock) -> None:
     qian = app.chat("sim-qian")
     await qian.says("群发")
     await qian.says("1")
@@ -242,6 +250,8 @@ async def test_a_scheduled_broadcast_can_be_revoked_once(app: AppHarness, db: Da
     assert await execute_task(app.services, task.id, grace=timedelta(hours=1), zone=SHANGHAI) is None
     assert await received(app) == []
     assert (await stored_notices(db))[0].status is NoticeStatus.CANCELLED
+    await only_event(db, "notice.cancel", channel=Channel.CHAT, actor_member_id=org.qian.id,
+                     object_id=(await stored_notices(db))[0].id, after={"status": "cancelled"})
 
 
 # --- who may ----------------------------------------------------------------------------------------------------

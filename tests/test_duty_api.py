@@ -17,9 +17,11 @@ from bot.api import API_PREFIX
 from bot.domain.duty import ADJUSTMENT_MAX, open_appeal, submit_claim
 from bot.domain.ledger import refresh
 from bot.infra.db import Database
+from models.audit import Channel
 from models.delivery import Delivery
 from models.duty import DutyAdjustment, DutyEntry, DutyYear
 from models.member import Member
+from tests.audit_support import events_of
 from tests.duty_export_support import NOW, RULES, ZONE, Ledger, build_ledger
 from tests.support import call
 
@@ -213,6 +215,8 @@ async def test_rebuild_is_idempotent(api: TestClient, db: Database, data: Ledger
     async with db.reader() as session:
         state = await session.get(DutyYear, 2026)
     assert state is not None and state.entries == 26 and state.rules_hash == RULES.for_year(2026).digest
+    rebuilds = await events_of(db, "duty.rebuild")  # asked for twice, logged twice
+    assert [(e.channel, e.object_id, e.after) for e in rebuilds] == [(Channel.API, 2026, {"entries": 26})] * 2
 
 
 async def test_lists_read_the_last_rebuild_until_the_next(api: TestClient, db: Database, data: Ledger) -> None:
@@ -266,6 +270,9 @@ async def test_claims_listed_verified_and_the_member_told(api: TestClient, db: D
 
     again = await call(api, "POST", f"{DUTY}/claims/{data.claim_pending}/verify", 409)
     assert again["error"] == "already_decided" and again["message"] == "这条补录已经处理过了。"
+    by_api = [e for e in await events_of(db, "duty.claim.verify") if e.channel is Channel.API]
+    assert [(e.object_id, e.group_id, e.actor_label) for e in by_api] == [
+        (data.claim_pending, org.chengguan, "api-token")]
     assert (await call(api, "POST", f"{DUTY}/claims/9999/verify", 404))["error"] == "not_found"
     assert (await call(api, "GET", f"{DUTY}/claims?status=maybe", 422))["error"] == "invalid"
 
@@ -373,6 +380,9 @@ async def test_adjustments(api: TestClient, db: Database, data: Ledger) -> None:
     wu = await call(api, "POST", f"{DUTY}/adjustments", 201,
                     json={"member_id": data.org.nobody.id, "year": 2026, "points": 1, "reason": "补记"})
     assert wu["notified"] is False
+    by_api = [e for e in await events_of(db, "duty.adjust") if e.channel is Channel.API]
+    assert [(e.object_id, e.after) for e in by_api] == [
+        (created["id"], {"year": 2026, "points": -2.5}), (wu["id"], {"year": 2026, "points": 1.0})]
 
     def body(**change: Any) -> dict[str, Any]:
         return {"member_id": li.id, "year": 2026, "points": 2, "reason": "补记发言", **change}

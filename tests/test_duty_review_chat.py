@@ -16,9 +16,11 @@ from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
 from models.activity import ActivityType
+from models.audit import Channel
 from models.duty import AppealStatus, ClaimStatus, DutyClaim
 from models.member import Identity, Member, Sector
 from tests.activity_support import Org, T
+from tests.audit_support import events_of, only_event
 from tests.duty_support import adjustments_of, appeals_of, claim, claims_of, held, utf8
 from tests.support import AppHarness, SimChat, running_app
 
@@ -91,6 +93,11 @@ async def test_claims_are_verified_or_rejected_and_the_member_told(app: AppHarne
     ]
     assert score_line("5") in await wang.says("履职")  # the verified speech counts; the rejected deed does not
     assert await qian.says("补录审核") == T("duty_chat.review.claims_empty")
+    speech = await only_event(db, "duty.claim.verify", channel=Channel.CHAT, actor_member_id=org.qian.id,
+                              object_type="duty_claim", group_id=org.chengguan)
+    assert speech.object_id == next(c.id for c in await claims_of(db, org.wang) if c.kind == "speech")
+    assert [(e.object_id, e.group_id) for e in await events_of(db, "duty.claim.reject")] == [
+        (deed.id, org.chengguan), (next(c.id for c in await claims_of(db, org.li)), org.dongshan)]
 
 
 async def test_a_claim_decided_meanwhile_is_not_decided_twice(app: AppHarness, db: Database, org: Org) -> None:
@@ -178,6 +185,10 @@ async def test_an_upheld_appeal_with_points_changes_the_score(app: AppHarness, d
         AppealStatus.UPHELD, "经核实当天在场，补记调研 2 分", "钱秘书")
     [adjustment] = await adjustments_of(db, org.wang)
     assert (adjustment.tenths, adjustment.appeal_id, adjustment.year) == (70, appeal.id, 2026)
+    # One event for the decision and its points; the adjustment it made is not logged again.
+    await only_event(db, "duty.appeal.uphold", channel=Channel.CHAT, actor_member_id=org.qian.id,
+                     object_type="duty_appeal", object_id=appeal.id, after={"status": "upheld", "points": 7.0})
+    assert await events_of(db, "duty.adjust") == []
     assert await told(wang) == [T("duty_chat.notify.appeal_adjusted", what=what, answer="经核实当天在场，补记调研 2 分",
                                   points="+7")]
     assert score_line("2") in await wang.says("履职")
@@ -206,6 +217,10 @@ async def test_appeals_answered_in_two_steps_upheld_or_dismissed(app: AppHarness
     assert (await qian.says("已改为出席")).startswith(T("duty_chat.review.upheld", name="王芳"))
     assert [a.status for a in await appeals_of(db, org.wang)] == [AppealStatus.UPHELD, AppealStatus.DISMISSED]
     assert await adjustments_of(db, org.wang) == []
+    upheld, dismissed = await appeals_of(db, org.wang)
+    await only_event(db, "duty.appeal.dismiss", channel=Channel.CHAT, object_id=dismissed.id,
+                     summary="王芳：同一次会议只计一次发言")
+    await only_event(db, "duty.appeal.uphold", object_id=upheld.id, after={"status": "upheld"})
     assert await told(wang) == [
         T("duty_chat.notify.appeal_dismissed", what=speech, answer="同一次会议只计一次发言"),
         T("duty_chat.notify.appeal_upheld", what=absent, answer="已改为出席"),
@@ -289,6 +304,11 @@ async def test_adjust_by_name_or_mobile(app: AppHarness, db: Database, org: Org)
         T("duty_chat.adjust.done", name="王芳", group="东山镇", tail="0011", points="+1", reason="座谈会发言",
           year=2026, total="1"))
     assert [a.tenths for a in await adjustments_of(db, org.wang)] == [25, -10]
+    assert [(e.actor_member_id, e.channel, e.group_id, e.after) for e in await events_of(db, "duty.adjust")] == [
+        (org.qian.id, Channel.CHAT, org.chengguan, {"year": 2026, "points": 2.5}),
+        (org.qian.id, Channel.CHAT, org.chengguan, {"year": 2026, "points": -1.0}),
+        (org.sun.id, Channel.CHAT, org.dongshan, {"year": 2026, "points": 1.0}),
+    ]
     assert await qian.says("调整 王芳") == T("duty_chat.adjust.how")
     assert await qian.says("调整 13800000001 +2") == T("duty_chat.adjust.no_reason", min=2, max=300)
     assert await qian.says("调整 13800000001 0 没有变化") == T("duty.error.points", max=100)

@@ -28,8 +28,10 @@ from models.activity import (
     LeaveRequest,
     LeaveStatus,
 )
+from models.audit import Channel
 from models.member import Member
 from tests.activity_support import Org, T, attendance_rows, leave_requests, make_activity
+from tests.audit_support import only_event
 from tests.support import AppHarness, SimChat, running_app
 
 INSPECTION = "城关镇农贸市场调研"
@@ -96,6 +98,8 @@ async def test_the_leader_approves_and_the_member_is_told(app: AppHarness, db: D
     [leave] = await leave_requests(db, org.wang.id or 0)
     assert (leave.status, leave.decided_by_name) == (LeaveStatus.APPROVED, "陈组长")
     assert T("leave.notify.approved", title=INSPECTION) in await app.chat("sim-wang").pushes()
+    await only_event(db, "leave.decide", channel=Channel.CHAT, actor_member_id=org.chen.id, object_type="leave",
+                     object_id=leave.id, group_id=org.chengguan, after={"status": "approved"})
     assert await chen.says("审批") == T("leave_chat.review.empty")
 
 
@@ -116,6 +120,8 @@ async def test_a_denial_asks_for_the_reason_and_tells_the_member(app: AppHarness
 
     [leave] = await leave_requests(db, org.wang.id or 0)
     assert (leave.status, leave.decision_note, leave.decided_by_name) == (LeaveStatus.DENIED, note, "钱秘书")
+    await only_event(db, "leave.decide", channel=Channel.CHAT, actor_member_id=org.qian.id, object_id=leave.id,
+                     before={"status": "pending"}, after={"status": "denied"})
     assert T("leave.notify.denied", title=INSPECTION, note=note) in await app.chat("sim-wang").pushes()
     # The member sees the reason in 我的请假 as well.
     assert T("leave_chat.mine.note", note=note) in await app.chat("sim-wang").says("我的请假")

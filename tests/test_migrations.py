@@ -46,8 +46,11 @@ async def test_db_revision_writes_the_next_numbered_migration_from_the_models(tm
     finally:
         SQLModel.metadata.remove(extra)
         await database.dispose()
-    assert path.parent == migrations / "versions" and path.name == "0006_proposal_drafts.py"
+    # Numbered after the repository's last migration, whichever that is today.
+    last = max(int(found.name[:4]) for found in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    following, previous = f"{last + 1:04d}", f"{last:04d}"
+    assert path.parent == migrations / "versions" and path.name == f"{following}_proposal_drafts.py"
     source = path.read_text(encoding="utf-8")
-    assert "revision: str = '0006'" in source and "down_revision: str | None = '0005'" in source
+    assert f"revision: str = '{following}'" in source and f"down_revision: str | None = '{previous}'" in source
     assert "op.create_table('proposal_draft_probe'" in source and "sa.Column('title'" in source
     assert not (MIGRATIONS_DIR / "versions" / path.name).exists()  # the repository's migrations are untouched

@@ -22,11 +22,13 @@ from bot.infra.db import Database
 from bot.infra.services import SERVICES_KEY
 from bot.outbound.worker import DeliveryWorker
 from models.activity import Activity, LeaveKind
+from models.audit import Channel
 from models.delivery import Delivery, DeliveryStatus
 from models.member import Member
 from models.notice import Notice, Response
 from models.scheduling import ScheduledTask, TaskStatus
 from tests.activity_support import Org, T
+from tests.audit_support import events_of, only_event
 from tests.support import SchedulerStub, call
 
 NOTICES = f"{API_PREFIX}/notices"
@@ -82,6 +84,8 @@ async def test_a_broadcast_now_is_sent_and_answers_with_its_report(
                                                      "sim-zhou"]
     assert all("/r/" in row.payload["text"] for row in rows)  # personal read links
     assert scheduler.syncs == 1
+    await only_event(db, "notice.broadcast", channel=Channel.API, actor_label="api-token", object_type="notice",
+                     object_id=body["id"], group_id=None, summary=body["title"])
     assert await call(api, "GET", f"{NOTICES}/{body['id']}") == body
 
 
@@ -93,6 +97,9 @@ async def test_a_broadcast_to_a_group_reaches_only_its_members(api: TestClient, 
     assert counts(members["report"]) == (2, 0, 0, 1, 1, 0)
     everyone = await broadcast(api, audience={"kind": "all", "ids": [org.chengguan]})  # "all" keeps no ids
     assert everyone["audience"] == {"kind": "all", "ids": []} and everyone["recipients"] == 7
+    # A broadcast to one liaison group belongs to it in the log (a secretary of that group sees it).
+    assert [(e.object_id, e.group_id) for e in await events_of(db, "notice.broadcast")] == [
+        (body["id"], org.chengguan), (members["id"], None), (everyone["id"], None)]
 
 
 async def test_a_scheduled_broadcast_waits_for_its_task(
@@ -125,6 +132,9 @@ async def test_cancel_and_resend_refuse_the_wrong_state(
     async with db.reader() as session:
         stored = await session.get(Notice, later["id"])
         assert stored is not None and stored.status.value == "cancelled"
+    await only_event(db, "notice.cancel", channel=Channel.API, object_id=later["id"],
+                     before={"status": "scheduled"}, after={"status": "cancelled"})
+    assert await events_of(db, "notice.resend") == []
 
 
 async def test_create_refuses_what_the_rules_refuse(api: TestClient, org: Org) -> None:
@@ -192,6 +202,7 @@ async def test_the_report_follows_the_deliveries_and_resend_tries_the_failed_aga
     assert [u["member"]["name"] for u in report["unreached"]] == ["吴静"]
     nothing = await call(api, "POST", f"{NOTICES}/{body['id']}/resend")  # nobody failed: nothing queued
     assert nothing["queued"] == 0 and nothing["resends"] == 1
+    await only_event(db, "notice.resend", channel=Channel.API, object_id=body["id"], after={"members": 1})
 
 
 async def test_list_counts_match_each_report(api: TestClient, db: Database, org: Org, clock: FrozenClock) -> None:

@@ -17,7 +17,9 @@ from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
 from handlers import common, profile, register, review, welcome
 from handlers.register import choose
+from models.audit import Channel
 from models.member import Identity, LiaisonGroup, Member, MemberApplication, MemberStatus
+from tests.audit_support import only_event
 from tests.support import AppHarness, running_app
 
 T = Catalogue()
@@ -154,6 +156,13 @@ async def test_application_approved_in_chat_and_applicant_told(app: AppHarness) 
     applicant = app.chat("sim-lin")
     assert any(text.startswith("林晓梅，您的注册申请已通过审核") for text in await applicant.pushes())
     assert "姓名：林晓梅" in await applicant.says("我的")
+    async with app.services.db.reader() as session:
+        qian = await session.scalar(select(Member).where(Member.mobile == "13800000009"))
+        lin = await session.scalar(select(Member).where(Member.mobile == "13900000001"))
+    assert qian is not None and lin is not None
+    await only_event(app.services.db, "member.approve", channel=Channel.CHAT, actor_member_id=qian.id,
+                     actor_label="钱秘书", object_type="member", object_id=lin.id, group_id=lin.group_id,
+                     before={"status": "pending"}, after={"status": "active"})
 
 
 async def test_application_rejected_in_chat_with_a_reason(app: AppHarness) -> None:
@@ -171,6 +180,8 @@ async def test_application_rejected_in_chat_with_a_reason(app: AppHarness) -> No
     async with app.services.db.reader() as session:
         member = await session.scalar(select(Member).where(Member.mobile == "13900000001"))
     assert member is not None and member.status is MemberStatus.REJECTED
+    await only_event(app.services.db, "member.reject", channel=Channel.CHAT, actor_label="钱秘书",
+                     object_type="member", object_id=member.id, summary="名册中没有此人")
 
     # A rejected applicant may apply again; the same member row is reused (the mobile is unique).
     assert (await apply_as_stranger(app)).startswith("申请已提交")

@@ -16,9 +16,11 @@ from bot.domain.media import MAX_ATTEMPTS, new_photo
 from bot.exports.reports import HISTORY_COLUMNS, REPORT_COLUMNS, export_reports
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
+from models.audit import Channel
 from models.delivery import Delivery
 from models.report import PhotoStatus, ReportPhoto, ReportStatus
 from scheduler.photos import fetch_due_photos
+from tests.audit_support import events_of, only_event
 from tests.outbound_support import MockApi, build_services, mock_api, outbound_settings  # noqa: F401
 from tests.report_support import MARKET_BODY, MARKET_TITLE, SCHOOL_BODY, SCHOOL_TITLE, People, T, seed_people
 from tests.report_support import file_report as file
@@ -113,6 +115,11 @@ async def test_actions_move_the_report_and_tell_the_member(api: TestClient, db: 
         T("report.notify.instruct", title=MARKET_TITLE, comment="副市长 刘某：请市农业农村局研究落实。", level=""),
     ]
     assert {row.recipient for row in told} == {"sim-wang"}
+    for action in ("accept", "adopt", "instruct"):  # the refused ones left nothing
+        await only_event(db, f"report.{action}", channel=Channel.API, actor_label="api-token",
+                         object_type="report", object_id=market)
+    assert (await only_event(db, "report.adopt")).after == {"status": "adopted", "adoption_level": "city"}
+    assert await events_of(db, "report.submit") == []  # the author's own doing
 
 
 # --- export ----------------------------------------------------------------------------------------

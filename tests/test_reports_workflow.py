@@ -13,9 +13,11 @@ from bot.domain.refusals import Kind, Refusal
 from bot.infra.clock import FrozenClock
 from bot.infra.config import Settings
 from bot.infra.db import Database
+from models.audit import Channel
 from models.delivery import Delivery
 from models.member import Member
 from models.report import AdoptionLevel, Instruction, ReportStatus
+from tests.audit_support import events_of as audit_events_of
 from tests.report_support import (
     MARKET_BODY,
     MARKET_TITLE,
@@ -230,6 +232,12 @@ async def test_review_in_chat_and_the_member_told_at_every_step(app: AppHarness,
 
     actions = [e.action for e in await events_of(db, report_id)]
     assert actions == ["submit", "accept", "return", "submit", "accept", "adopt"]
+    # The office's steps are in the audit log (the author's submissions are not), each as the secretary in chat.
+    logged = [(e.action, e.channel, e.actor_member_id, e.object_id) for action in ("accept", "return", "adopt")
+              for e in await audit_events_of(db, f"report.{action}")]
+    assert logged == [("report.accept", Channel.CHAT, people.qian.id, report_id)] * 2 + [
+        ("report.return", Channel.CHAT, people.qian.id, report_id),
+        ("report.adopt", Channel.CHAT, people.qian.id, report_id)]
     async with db.reader() as session:
         keys = (await session.scalars(select(Delivery.idempotency_key).where(Delivery.member_id == people.wang.id)
                                       .order_by(Delivery.id))).all()

@@ -21,6 +21,7 @@ from bot.domain.roster import (
 from bot.infra.config import Settings
 from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
+from models.audit import Channel
 from models.member import (
     ApplicationStatus,
     Committee,
@@ -31,6 +32,7 @@ from models.member import (
     Role,
     Sector,
 )
+from tests.audit_support import events_of, only_event
 from tests.conftest import make_settings
 
 HEADER = "姓名,性别,手机号,界别,专委会,联络组,工作单位及职务,届次,角色"
@@ -296,7 +298,6 @@ async def test_missing_file(db: Database, tmp_path: Path) -> None:
 
 
 # --- the commands ---------------------------------------------------------------------------------
-
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lvzhi")
     add_members_commands(parser.add_subparsers(dest="command", required=True))
@@ -312,11 +313,15 @@ async def test_cli_import_dry_run_then_real(
     assert await args.func(settings, args) == EXIT_OK
     assert "试运行" in capsys.readouterr().out
     assert await count(db, Member) == 0
+    assert await events_of(db, "roster.import") == []  # a dry run changes nothing, and logs nothing
 
     args = parse(["members", "import", str(path)])
     assert await args.func(settings, args) == EXIT_OK
     assert "新增 3 人" in capsys.readouterr().out
     assert await count(db, Member) == 3
+    event = await only_event(db, "roster.import", channel=Channel.CLI, actor_member_id=None, actor_label="cli",
+                             object_type="roster", group_id=None)
+    assert event.after is not None and event.after["created"] == 3 and event.after["errors"] == 0
 
 
 async def test_cli_import_exit_codes(

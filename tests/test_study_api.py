@@ -17,10 +17,12 @@ from bot.api import API_PREFIX
 from bot.domain import study
 from bot.infra.clock import FrozenClock
 from bot.infra.db import Database
+from models.audit import Channel
 from models.delivery import Delivery
 from models.notice import ReadVia, StudyMaterial
 from models.scheduling import TaskStatus
 from tests.activity_support import Org, T
+from tests.audit_support import events_of, only_event
 from tests.support import SchedulerStub, call
 from tests.test_notices_api import TOMORROW_8, task_of
 
@@ -45,7 +47,7 @@ async def read(db: Database, material_id: int, member_id: int, via: ReadVia, at:
 
 # --- materials ----------------------------------------------------------------------------------------------
 
-async def test_create_a_link_and_a_text_material(api: TestClient, org: Org) -> None:
+async def test_create_a_link_and_a_text_material(api: TestClient, db: Database, org: Org) -> None:
     link = await material(api, tags=[" 政协章程 ", "履职", "履职"], audience={"kind": "groups", "ids": [org.chengguan]})
     assert link["title"] == "学习贯彻全国政协十四届三次会议精神" and link["url"] == "https://example.org/study/1"
     assert link["tags"] == ["履职", "政协章程"] and link["body"] == ""
@@ -55,6 +57,9 @@ async def test_create_a_link_and_a_text_material(api: TestClient, org: Org) -> N
     text = await material(api, title="政协章程（节选）", url="", body="第一章 总纲……")
     assert text["body"] == "第一章 总纲……" and text["url"] == ""
     assert await call(api, "GET", f"{MATERIALS}/{text['id']}") == {**text, "readers": [], "unread": [], "notices": []}
+    created = await events_of(db, "study.material.create")
+    assert [(e.channel, e.object_type, e.object_id, e.group_id) for e in created] == [
+        (Channel.API, "study_material", link["id"], org.chengguan), (Channel.API, "study_material", text["id"], None)]
 
 
 async def test_create_refuses_what_the_rules_refuse(api: TestClient, org: Org) -> None:
@@ -214,6 +219,11 @@ async def test_stopping_a_plan_cancels_its_task(
     assert scheduler.syncs == 2
     assert await call(api, "DELETE", f"{PLANS}/{created['id']}") == stopped  # again: the same, nothing changes
     assert (await call(api, "GET", PLANS))["items"] == [stopped]  # listed still, stopped
+    await only_event(db, "study.plan.create", channel=Channel.API, object_type="study_plan", object_id=created["id"],
+                     after={"cron": created["cron"]})
+    # Stopped once: the second DELETE changed nothing and logged nothing.
+    await only_event(db, "study.plan.stop", channel=Channel.API, object_id=created["id"],
+                     before={"active": True}, after={"active": False})
     async with db.reader() as session:  # its material stays, unpushed
         kept = await session.scalar(select(StudyMaterial))
         assert kept is not None and kept.pushed_at is None

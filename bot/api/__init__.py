@@ -23,11 +23,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.api import activities, deliveries, duty, members, notices, openapi, reports, study
+from bot.api import activities, audit, deliveries, duty, members, notices, openapi, reports, study
 from bot.api.registry import Endpoint
 
 API_PREFIX = "/api/v1"
-PARTS = (members, deliveries, reports, activities, notices, study, duty)
+PARTS = (members, deliveries, reports, activities, notices, study, duty, audit)
 
 
 def endpoints() -> list[Endpoint]:

@@ -26,8 +26,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import TypedDict
 
+from bot.domain.audit import acting_through
 from bot.domain.refusals import Kind, Refusal
 from bot.infra.services import Services, services_of
+from models.audit import Channel
 
 ApiHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Model = TypeVar("Model", bound=BaseModel)
@@ -107,7 +109,8 @@ def admin_endpoint(handler: ApiHandler) -> ApiHandler:
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
             _check_token(request)
-            return await handler(request)
+            with acting_through(Channel.API, ip=request.remote):  # the superuser token: audited as "api-token"
+                return await handler(request)
         except ApiError as exc:
             return exc.response()
         except Refusal as refusal:

@@ -481,7 +481,7 @@ async def rebuild(request: web.Request, year: int) -> web.Response:
     services = services_of(request.app)
     rules = year_rules(services, year)
     async with services.db.session() as session:
-        result = await ledger.refresh(session, rules, year, services.zone, now=services.clock.now())
+        result = await ledger.rebuild(session, rules, year, services.zone, by=None, now=services.clock.now())
         state = await session.get(d.DutyYear, year)
     return web.json_response({"year": year, "entries": result.entries,
                               "rebuilt_at": iso(state.recomputed_at) if state else None})

@@ -149,12 +149,8 @@ async def patch_member(request: web.Request, member_id: int, body: MemberPatch) 
     async with services.db.session() as session:
         member = await found(session, m.Member, member_id, "member")
         await _check_patch(session, member, body)
-        if body.role is not None and body.role is not member.role:
-            await ops.set_role(session, member, body.role, now)
-        if body.status is not None and body.status is not member.status:
-            member.status, member.updated_at = body.status, now
-        if body.scope_group_ids is not None:
-            member.scope_group_ids, member.updated_at = sorted(set(body.scope_group_ids)), now
+        await ops.update_member(session, member, role=body.role, status=body.status,
+                                scope_group_ids=body.scope_group_ids, by=None, now=now)
         await session.flush()
         answer = await _detail(session, member_id)
     return web.json_response(answer)

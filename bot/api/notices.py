@@ -191,7 +191,7 @@ async def cancel_notice(request: web.Request, notice_id: int) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
         notice = await _notice(session, notice_id)
-        await ops.cancel_notice(session, notice)
+        await ops.cancel_notice(session, notice, now=services.clock.now())
         answer = await notice_detail(session, notice)
     await arm(services)  # drops the armed send job
     return web.json_response(answer)

@@ -33,7 +33,7 @@ Mode = Literal["validation", "serialization"]
 DESCRIPTION = (
     "The office's side of lvzhi: members (registrations to approve or reject, roles), social-condition reports "
     "and their workflow, deliveries of pushes, activities with their attendance and leave requests, broadcasts "
-    "and every notice's report, study materials and plans, and the duty ledger. "
+    "and every notice's report, study materials and plans, the duty ledger, and the audit log of who changed what. "
     "Every endpoint but this document needs `Authorization: Bearer <admin.api_token>`. "
     "Errors are `{\"error\": code, \"message\": text}`: 401 unauthorized, 403 forbidden, 404 not_found, "
     "409 with a code naming the state that does not allow the action (already_decided, not_scheduled …), "
@@ -152,7 +152,8 @@ def _without_null(field: dict[str, Any]) -> dict[str, Any]:
 def _responses(endpoint: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, answer in endpoint.answers.items():
-        responses[str(status)] = _json(HTTPStatus(status).phrase, schemas.ref(answer, "serialization"))
+        responses[str(status)] = _content(HTTPStatus(status).phrase, schemas.ref(answer, "serialization"),
+                                          endpoint.media_type)
     errors = dict(endpoint.errors)
     typed_path = any(name in endpoint.parameters for name in path_parameters(endpoint.path))
     if endpoint.query is not None or endpoint.body is not None or typed_path:
@@ -163,7 +164,12 @@ def _responses(endpoint: Endpoint, schemas: _Schemas) -> dict[str, Any]:
 
 
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return _content(description, schema, "application/json")
+
+
+def _content(description: str, schema: dict[str, Any], media_type: str) -> dict[str, Any]:
+    """An answer of one media type: JSON by its schema, a download (``ok=bytes``) as a binary string."""
+    return {"description": description, "content": {media_type: {"schema": schema}}}
 
 
 def _camel(name: str) -> str:

@@ -52,6 +52,7 @@ class Endpoint:
     answers: Mapping[int, Any] = field(default_factory=dict)  # status → the type of the JSON answered
     errors: Mapping[int, str] = field(default_factory=dict)  # status → when (401, 503, 422 are added)
     parameters: Mapping[str, Any] = field(default_factory=dict)  # path parameter → its type (default Id)
+    media_type: str = "application/json"  # of the answer: a download (``bytes``) names its own
 
     @property
     def name(self) -> str:
@@ -70,6 +71,7 @@ class Routes:
         self, method: str, path: str, summary: str, *, ok: Any, status: int = 200,
         query: type[BaseModel] | None = None, body: type[BaseModel] | None = None, body_required: bool | None = None,
         errors: Mapping[int, str] | None = None, description: str | None = None,
+        media_type: str = "application/json",
     ) -> Callable[[Handler], ApiHandler]:
         """Declare the decorated handler. What is routed (and returned) checks the token
         (:func:`bot.api.common.admin_endpoint`) and calls the handler with its parsed arguments. A body is required
@@ -81,7 +83,7 @@ class Routes:
             self.endpoints.append(Endpoint(
                 method=method, path=path, handler=routed, tag=self.tag, summary=summary, description=description,
                 query=query, body=body, body_required=needed, answers={status: ok}, errors=dict(errors or {}),
-                parameters=self.parameters,
+                parameters=self.parameters, media_type=media_type,
             ))
             return routed
 

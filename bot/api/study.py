@@ -226,7 +226,8 @@ async def stop_plan(request: web.Request, plan_id: int) -> web.Response:
     services = services_of(request.app)
     async with services.db.session() as session:
         plan = await found(session, StudyPlan, plan_id, "study plan")
-        await ops.stop_plan(session, plan)  # stopping a stopped plan changes nothing: DELETE is idempotent
+        # Stopping a stopped plan changes nothing: DELETE is idempotent.
+        await ops.stop_plan(session, plan, now=services.clock.now())
         answer = plan_json(plan, services, queued=(await queued_counts(session, [plan_id])).get(plan_id, 0))
     await arm(services)  # drops the armed job
     return web.json_response(answer)

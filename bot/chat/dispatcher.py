@@ -44,11 +44,13 @@ from bot.chat.events import Event, Kind
 from bot.chat.inbox import REMOVE as _UNQUEUE
 from bot.chat.inbox import Inbox
 from bot.chat.router import Router, RouteTable
+from bot.domain.audit import acting_through
 from bot.infra.direct import Direct
 from bot.infra.services import Services
 from bot.outbound.message import Reply, as_reply
 from bot.outbound.queue import enqueue
 from bot.outbound.window import record_interaction
+from models.audit import Channel
 from models.conversation import InboundMessage
 from models.member import Identity, Member
 
@@ -254,7 +256,8 @@ class Dispatcher:
         async with self._member_lock(event.session_key):
             started = time.perf_counter()
             try:
-                outcome = await self._handle_once(event, late, from_inbox)
+                with acting_through(Channel.CHAT):  # also for the inbox drainer: it was a message all the same
+                    outcome = await self._handle_once(event, late, from_inbox)
             except Exception:
                 outcome = await self._apologise(event)
             # DEBUG, not INFO (bench/callback.py): one formatted, masked line per message cost ~40 µs of

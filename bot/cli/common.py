@@ -16,8 +16,10 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from bot.domain.audit import acting_through
 from bot.infra.config import Settings
 from bot.infra.db import Database
+from models.audit import Channel
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD = 0, 1, 2
 NO_SCHEMA = "the database has no schema yet: run `lvzhi db upgrade` first"
@@ -37,7 +39,8 @@ class CommandFailed(Exception):
 async def command_database(settings: Settings, *, no_schema: str = NO_SCHEMA) -> AsyncIterator[Database]:
     db = Database(settings.database.url)
     try:
-        yield db
+        with acting_through(Channel.CLI):  # what a command changes is audited as the CLI's
+            yield db
     except (OperationalError, ProgrammingError) as exc:  # "no such table" / UndefinedTable
         raise CommandFailed(no_schema) from exc
     finally:

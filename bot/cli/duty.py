@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from bot.cli.common import EXIT_BAD, EXIT_NOT_FOUND, EXIT_OK, CommandFailed, command_database, failing_politely
 from bot.domain.duty_rules import RulesError, load_rules
-from bot.domain.ledger import refresh
+from bot.domain.ledger import rebuild
 from bot.exports.duty import ArchiveError, export_archive, export_ledger
 from bot.infra.clock import Clock
 from bot.infra.config import Settings
@@ -86,7 +86,7 @@ async def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
     year = args.year or now.astimezone(zone).year
     rules = load_rules(settings.duty.rules_file)
     async with command_database(settings) as db, db.session() as session:
-        result = await refresh(session, rules.for_year(year), year, zone, now=now)
+        result = await rebuild(session, rules.for_year(year), year, zone, by=None, now=now)
     print(f"duty ledger of {year} rebuilt: {result.entries} entries")
     return EXIT_OK
 

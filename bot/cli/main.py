@@ -11,6 +11,7 @@
     lvzhi export attendance --activity ID | --year Y   attendance of an activity or a year as .xlsx
     lvzhi export ledger --year Y | archive --member M   the duty assessment / one member's archive (.xlsx)
     lvzhi duty check [FILE] | rebuild [--year Y]       validate a rules file / rebuild a year's ledger
+    lvzhi console link --member ID|MOBILE            a one-time login link to the console (/console/)
 
 Every command takes ``--config FILE`` (default ``$LVZHI_CONFIG`` or ``./config.yaml``). A bad
 configuration prints one line naming the key and exits with code 2.
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli.duty import add_duty_commands
 
     add_duty_commands(sub, _export_subparsers(sub))
+    from bot.cli.console import add_console_commands
+
+    add_console_commands(sub)
     return parser
 
 

@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import audit
 from bot.domain.audience import check_audience_reach, member_in, members_clause
 from bot.domain.authz import Action, can, groups_within_reach
 from bot.domain.notices import (
@@ -208,9 +209,21 @@ async def create_activity(
     if outbox is not None:
 
         await schedule_activity_pushes(session, activity, outbox, notice_at=notice_at, notify=notify)
+    await _audit(session, activity, "activity.create", by, now, after=audit.snapshot(activity, EDITED))
     log.info("activity %s created: %s %s at %s", activity.id, activity.type.value, activity.title,
              activity.starts_at.isoformat())
     return activity
+
+
+# What a reschedule may change, as the audit log shows it.
+EDITED = ("type", "title", "venue", "starts_at", "ends_at", "audience", "audience_ids", "group_id")
+
+
+async def _audit(session: AsyncSession, activity: Activity, action: str, by: Member | None, now: datetime,
+                 before: dict[str, object] | None = None, after: dict[str, object] | None = None) -> None:
+    await audit.record(session, action=action, object_type="activity", object_id=activity.id,
+                       group_id=activity.group_id, by=by, before=before, after=after, summary=activity.title,
+                       at=now)
 
 
 async def reschedule_activity(
@@ -224,6 +237,7 @@ async def reschedule_activity(
     check_draft(draft)
     check_reach(by, draft, await _member_groups(session, draft))
     before = (activity.starts_at, activity.venue)
+    edited = audit.snapshot(activity, EDITED)
     activity.type, activity.title, activity.venue = draft.type, draft.title.strip(), draft.venue.strip()
     activity.description, activity.starts_at = draft.description, draft.starts_at
     activity.ends_at = draft.ends_at or draft.starts_at + timedelta(minutes=settings.default_duration_minutes)
@@ -233,6 +247,7 @@ async def reschedule_activity(
     apply_window(activity, settings, draft)
     activity.half_days = draft.half_days or half_days_between(activity.starts_at, activity.ends_at)
     activity.updated_at = now
+    await _audit(session, activity, "activity.reschedule", by, now, *audit.changes(edited, activity, EDITED))
     await _schedule_close(session, activity, now)
     if outbox is not None:
 
@@ -243,13 +258,16 @@ async def reschedule_activity(
 
 
 async def cancel_activity(
-    session: AsyncSession, activity: Activity, *, now: datetime, outbox: Outbox | None = None
+    session: AsyncSession, activity: Activity, *, now: datetime, outbox: Outbox | None = None,
+    by: Member | None = None,
 ) -> None:
     """Cancel; with an ``outbox`` its pending pushes are cancelled and those already notified are told."""
 
     if activity.status is not ActivityStatus.SCHEDULED:
         raise Refusal.conflict("activity.error.not_scheduled", code="not_scheduled")
     activity.status, activity.updated_at = ActivityStatus.CANCELLED, now
+    await _audit(session, activity, "activity.cancel", by, now, before={"status": ActivityStatus.SCHEDULED},
+                 after={"status": activity.status})
     await cancel_task(session, kind=CLOSE_TASK, ref=str(activity.id))
     # Nothing left to decide: pending requests leave the approvers' lists (the member is told of the
     # cancellation itself).
@@ -593,6 +611,9 @@ async def decide_leave(
         await _excuse_recorded_absence(session, leave, by, now, texts)
     else:
         await _forget_leave_answer(session, leave)
+    await audit.record(session, action="leave.decide", object_type="leave", object_id=leave.id,
+                       group_id=applicant.group_id, by=by, before={"status": LeaveStatus.PENDING},
+                       after={"status": leave.status}, summary=f"{applicant.name} · {activity.title}", at=now)
     key = "leave.notify.approved" if approve else "leave.notify.denied"
     text = texts(key, title=activity.title, note=note or "-")
     await tell_member(session, applicant.id or 0, text, key=f"leave:{leave.id}:{leave.status.value}")
@@ -768,4 +789,7 @@ async def correct_attendance(
     row.status, row.updated_at = status, now
     if status in ATTENDED and row.signed_in_at is None:
         row.signed_in_at = now
+    await audit.record(session, action="attendance.correct", object_type="attendance", object_id=row.id,
+                       group_id=member.group_id, by=by, before={"status": previous}, after={"status": status},
+                       summary=f"{member.name} · {activity.title}：{reason}", at=now)
     return row

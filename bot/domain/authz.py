@@ -60,6 +60,8 @@ class Action(enum.StrEnum):
     IMPORT_ROSTER = "import_roster"
     APPROVE_PLENARY_LEAVE = "approve_plenary_leave"  # the chair's office: plenary and standing committee
     MANAGE_SCORING = "manage_scoring"
+    # Secretaries (and admins), for themselves: the console shows each only their own scope.
+    USE_CONSOLE = "use_console"
     # Administrators only.
     CHANGE_ROLE = "change_role"
     MANAGE_SECRETARY_SCOPE = "manage_secretary_scope"
@@ -88,6 +90,7 @@ RULES: dict[Action, Rule] = {
     Action.IMPORT_ROSTER: Rule(Role.SECRETARY, Reach.GLOBAL),
     Action.APPROVE_PLENARY_LEAVE: Rule(Role.SECRETARY, Reach.GLOBAL),
     Action.MANAGE_SCORING: Rule(Role.SECRETARY, Reach.GLOBAL),
+    Action.USE_CONSOLE: Rule(Role.SECRETARY, Reach.SELF),
     Action.CHANGE_ROLE: Rule(Role.ADMIN, Reach.GLOBAL),
     Action.MANAGE_SECRETARY_SCOPE: Rule(Role.ADMIN, Reach.GLOBAL),
 }

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import audit
 from bot.domain.authz import Action, can
 from bot.domain.duty_rules import YearRules, tenths
 from bot.domain.refusals import Refusal
@@ -123,7 +124,17 @@ async def decide_claim(
     claim.status = ClaimStatus.VERIFIED if verified else ClaimStatus.REJECTED
     claim.decision_note, claim.decided_at = note.strip(), now
     claim.decided_by_id, claim.decided_by_name = (by.id if by else None), _name(by)
+    await _audit(session, "duty.claim.verify" if verified else "duty.claim.reject", "duty_claim", claim.id, member,
+                 by, now, before={"status": ClaimStatus.PENDING}, after={"status": claim.status},
+                 summary=f"{member.name}：{note.strip()}" if note.strip() else member.name)
     return claim
+
+
+async def _audit(session: AsyncSession, action: str, object_type: str, object_id: int | None, member: Member,
+                 by: Member | None, now: datetime, *, before: dict[str, object] | None = None,
+                 after: dict[str, object], summary: str) -> None:
+    await audit.record(session, action=action, object_type=object_type, object_id=object_id,
+                       group_id=member.group_id, by=by, before=before, after=after, summary=summary, at=now)
 
 
 async def pending_claims(session: AsyncSession, groups: frozenset[int] | None) -> list[tuple[DutyClaim, Member]]:
@@ -184,6 +195,11 @@ async def decide_appeal(
     appeal.status = AppealStatus.UPHELD if upheld else AppealStatus.DISMISSED
     appeal.answer, appeal.decided_at = answer, now
     appeal.decided_by_id, appeal.decided_by_name = (by.id if by else None), _name(by)
+    # One event for the decision, its points included (the adjustment it makes is not logged again).
+    await _audit(session, "duty.appeal.uphold" if upheld else "duty.appeal.dismiss", "duty_appeal", appeal.id,
+                 member, by, now, before={"status": AppealStatus.OPEN},
+                 after={"status": appeal.status, **({"points": points} if points is not None else {})},
+                 summary=f"{member.name}：{answer}")
     if points is None:
         return None
     return await adjust(session, member, appeal.year, points=points, reason=answer, by=by, now=now,
@@ -215,6 +231,9 @@ async def adjust(
     )
     session.add(adjustment)
     await session.flush()
+    if appeal_id is None:  # an appeal's adjustment is in the appeal's own event
+        await _audit(session, "duty.adjust", "duty_adjustment", adjustment.id, member, by, now,
+                     after={"year": year, "points": points}, summary=f"{member.name}：{adjustment.reason}")
     return adjustment
 
 

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import audit
 from bot.domain.duty_rules import (
     ABSENT_SUFFIX,
     ACTIVITY_KINDS,
@@ -140,6 +141,17 @@ async def refresh(
             await session.execute(text("ANALYZE duty_entry"))
         log.info("duty ledger %s rebuilt: %d entries", year, written)
     return Refreshed(year=year, full=members is None, entries=written)
+
+
+async def rebuild(
+    session: AsyncSession, rules: YearRules, year: int, zone: ZoneInfo, *, by: Member | None, now: datetime,
+) -> Refreshed:
+    """Someone asked for the whole year to be rebuilt (the API, the command): a refresh, and its audit event.
+    The refreshes that follow a decision or an export are part of what caused them, and are not logged."""
+    result = await refresh(session, rules, year, zone, now=now)
+    await audit.record(session, action="duty.rebuild", object_type="duty_year", object_id=year, group_id=None,
+                       by=by, after={"entries": result.entries}, summary=str(year), at=now)
+    return result
 
 
 async def _record_full_rebuild(

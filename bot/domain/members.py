@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import audit
 from bot.domain.authz import Action, can
 from bot.domain.refusals import Refusal, Term
 from bot.infra.direct import Direct
@@ -245,6 +246,7 @@ async def approve(
     member.status, member.updated_at = MemberStatus.ACTIVE, now
     application = await latest_application(session, member_id)
     if application is None or application.status is not ApplicationStatus.PENDING:
+        await _record_decision(session, member, "member.approve", by, now)
         return Decision(member, None, notified=False)  # made pending by hand: nobody to tell
     _decide(application, ApplicationStatus.APPROVED, by, now)
     platform, external_id = application.platform.value, application.external_id
@@ -255,6 +257,7 @@ async def approve(
         log.warning("application %s approved, but its identity is bound elsewhere now", application.id)
     notified = await _tell(session, application, member, "members.approved", f"member-approved:{member_id}",
                            texts, name=member.name)
+    await _record_decision(session, member, "member.approve", by, now)
     await session.flush()
     return Decision(member, application, notified)
 
@@ -267,14 +270,24 @@ async def reject(
     member.status, member.updated_at = MemberStatus.REJECTED, now
     application = await latest_application(session, member_id)
     if application is None or application.status is not ApplicationStatus.PENDING:
+        await _record_decision(session, member, "member.reject", by, now, summary=reason)
         return Decision(member, None, notified=False)
     _decide(application, ApplicationStatus.REJECTED, by, now)
     application.reason = reason[:200]
     notified = await _tell(session, application, member, "members.rejected",
                            f"member-rejected:{member_id}:{application.id}", texts,
                            name=member.name, reason=application.reason)
+    await _record_decision(session, member, "member.reject", by, now, summary=application.reason)
     await session.flush()
     return Decision(member, application, notified)
+
+
+async def _record_decision(
+    session: AsyncSession, member: Member, action: str, by: Member | None, now: datetime, summary: str = ""
+) -> None:
+    await audit.record(session, action=action, object_type="member", object_id=member.id, group_id=member.group_id,
+                       by=by, before={"status": MemberStatus.PENDING}, after={"status": member.status},
+                       summary=summary or member.name, at=now)
 
 
 def _decide(
@@ -310,6 +323,28 @@ async def set_role(session: AsyncSession, member: Member, role: Role, now: datet
         if group is not None:
             group.leader_id = member.id
     member.role, member.updated_at = role, now
+
+
+EDITABLE = ("role", "status", "scope_group_ids")  # what update_member may change
+
+
+async def update_member(
+    session: AsyncSession, member: Member, *, role: Role | None = None, status: MemberStatus | None = None,
+    scope_group_ids: list[int] | None = None, by: Member | None, now: datetime,
+) -> None:
+    """Change a member's role, status or a secretary's scope (what is left None stays), recorded as one edit."""
+    before = audit.snapshot(member, EDITABLE)
+    if role is not None and role is not member.role:
+        await set_role(session, member, role, now)
+    if status is not None and status is not member.status:
+        member.status, member.updated_at = status, now
+    if scope_group_ids is not None:
+        member.scope_group_ids, member.updated_at = sorted(set(scope_group_ids)), now
+    old, new = audit.changes(before, member, EDITABLE)
+    if new:
+        action = "member.role" if "role" in new else "member.update"
+        await audit.record(session, action=action, object_type="member", object_id=member.id,
+                           group_id=member.group_id, by=by, before=old, after=new, summary=member.name, at=now)
 
 
 async def profile_text(session: AsyncSession, texts: Catalogue, member: Member) -> str:

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import audit
 from bot.domain.audience import check_audience_reach, members_clause
 from bot.domain.authz import Action
 from bot.domain.refusals import Refusal
@@ -45,6 +46,7 @@ from bot.infra.sql import insert_for
 from bot.outbound.message import Reply
 from bot.outbound.queue import delivery_values, enqueue_many
 from models.activity import Activity, ActivityStatus, Attendance, Audience, LeaveRequest, LeaveStatus
+from models.base import utc_now
 from models.delivery import Delivery, DeliveryStatus
 from models.member import Identity, LiaisonGroup, Member
 from models.notice import (
@@ -202,15 +204,32 @@ async def create_notice(
         await schedule_task(session, kind=NOTICE_TASK, ref=str(notice.id), run_at=notice.send_at, now=now)
     else:
         await send_notice(session, notice, outbox)
+    await _audit(session, notice, f"notice.{notice.kind.value}", by, now,
+                 after={"send_at": notice.send_at, "audience": notice.audience, "audience_ids": notice.audience_ids})
     return notice
 
 
-async def cancel_notice(session: AsyncSession, notice: Notice) -> None:
+async def _audit(session: AsyncSession, notice: Notice, action: str, by: Member | None, now: datetime,
+                 before: dict[str, object] | None = None, after: dict[str, object] | None = None) -> None:
+    """A meeting notice follows its activity (whose creation, change or cancellation is the event): not logged.
+    A notice to one liaison group belongs to it; any other audience to no group (only the unlimited see it)."""
+    if notice.kind is NoticeKind.MEETING:
+        return
+    one_group = notice.audience is Audience.GROUPS and len(notice.audience_ids) == 1
+    await audit.record(session, action=action, object_type="notice", object_id=notice.id,
+                       group_id=notice.audience_ids[0] if one_group else None, by=by, before=before, after=after,
+                       summary=notice.title, at=now)
+
+
+async def cancel_notice(session: AsyncSession, notice: Notice, *, by: Member | None = None,
+                        now: datetime | None = None) -> None:
 
     if notice.status is not NoticeStatus.SCHEDULED:
         raise Refusal.conflict("notice.error.not_scheduled", code="not_scheduled")
     notice.status = NoticeStatus.CANCELLED
     await cancel_task(session, kind=NOTICE_TASK, ref=str(notice.id))
+    await _audit(session, notice, "notice.cancel", by, now or utc_now(), before={"status": NoticeStatus.SCHEDULED},
+                 after={"status": notice.status})
 
 
 async def send_notice(session: AsyncSession, notice: Notice, outbox: Outbox) -> int:
@@ -522,7 +541,7 @@ async def notice_report(session: AsyncSession, notice: Notice) -> NoticeReport:
     return NoticeReport(len(receipts), reached, failed, pending, not_bound, read, unreached)
 
 
-async def resend_unreached(session: AsyncSession, notice: Notice, outbox: Outbox) -> int:
+async def resend_unreached(session: AsyncSession, notice: Notice, outbox: Outbox, *, by: Member | None = None) -> int:
     """Queue the notice again for members whose every push failed (not those still pending or unbound)."""
     if notice.status is not NoticeStatus.SENT:
         raise Refusal.conflict("notice.error.not_sent", code="not_sent")
@@ -535,4 +554,5 @@ async def resend_unreached(session: AsyncSession, notice: Notice, outbox: Outbox
     recipients = await recipients_of(session, Audience.MEMBERS, failed)
     rows = push_rows(recipients, f"notice:{notice.id}:again{notice.resends}", f"notice:{notice.id}",
                      lambda r: notice_text(notice, outbox, activity, r.member_id))
+    await _audit(session, notice, "notice.resend", by, outbox.now, after={"members": len(failed)})
     return await enqueue_many(session, rows)

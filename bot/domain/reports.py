@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import audit
 from bot.domain.authz import Action, can
 from bot.domain.notify import tell_member
 from bot.domain.refusals import Refusal, Term
@@ -371,8 +372,21 @@ async def _record(
                         to_status=report.status.value, by_id=by.id if by else None,
                         by_name=by.name if by else "", comment=comment, level=level, at=now)
     session.add(event)
+    if TRANSITIONS[action][2] == "reviewer":  # the author's own submit and withdraw are not the office's doing
+        await _audit(session, report, action, previous, by, now, comment)
     await session.flush()
     return event
+
+
+async def _audit(session: AsyncSession, report: Report, action: str, previous: ReportStatus, by: Member | None,
+                 now: datetime, comment: str) -> None:
+    before: dict[str, object] = {"status": previous}
+    after: dict[str, object] = {"status": report.status}
+    if action == "adopt":
+        after["adoption_level"] = report.adoption_level
+    await audit.record(session, action=f"report.{action}", object_type="report", object_id=report.id,
+                       group_id=report.group_id, by=by, before=before, after=after,
+                       summary=f"{report.title}{'：' + comment if comment else ''}", at=now)
 
 
 def member_notice(report: Report, event: ReportEvent, texts: Catalogue) -> str:

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from bot.domain import audit
 from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
 from models.base import utc_now
@@ -337,6 +338,7 @@ async def import_rows(
     errors: Iterable[tuple[int, str]] = (),
     dry_run: bool = False,
     progress: Progress | None = None,
+    by: Member | None = None,
 ) -> ImportReport:
     """Upsert validated rows in one transaction. A dry run does the same work and rolls it back,
     so its report is exactly what a real run would say."""
@@ -346,9 +348,18 @@ async def import_rows(
             await _Importer(session, report, progress).run(rows)
             if dry_run:
                 raise _DryRun(report)
+            await _record_import(session, report, by)
     except _DryRun as done:
         return done.report
     return report
+
+
+async def _record_import(session: AsyncSession, report: ImportReport, by: Member | None) -> None:
+    """One event per import, with its counts (the rows themselves are the roster's business)."""
+    counts = {"created": report.created, "updated": report.updated, "unchanged": report.unchanged,
+              "errors": len(report.errors), "groups_created": report.groups_created}
+    await audit.record(session, action="roster.import", object_type="roster", object_id=None, group_id=None, by=by,
+                       after=counts, summary=" ".join(f"{name}={value}" for name, value in counts.items()))
 
 
 async def import_file(
@@ -358,9 +369,10 @@ async def import_file(
     dry_run: bool = False,
     progress: Progress | None = None,
     texts: Catalogue | None = None,
+    by: Member | None = None,
 ) -> ImportReport:
     rows, errors = load_file(path, texts or Catalogue())
-    return await import_rows(db, rows, errors=errors, dry_run=dry_run, progress=progress)
+    return await import_rows(db, rows, errors=errors, dry_run=dry_run, progress=progress, by=by)
 
 
 class _Importer:

@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import audit
 from bot.domain.audience import check_audience_reach, member_in, members_clause
 from bot.domain.authz import Action
 from bot.domain.notices import Outbox, check_notice, create_notice, member_groups_of
@@ -31,6 +32,7 @@ from bot.domain.refusals import Refusal
 from bot.domain.tasks import cancel_task, crontab_trigger, schedule_task
 from bot.infra.sql import insert_ignore
 from models.activity import Audience
+from models.base import utc_now
 from models.member import Member
 from models.notice import Notice, NoticeKind, NoticeReceipt, ReadVia, StudyMaterial, StudyPlan, StudyRead
 
@@ -66,7 +68,19 @@ async def add_material(
                              plan_id=plan_id, created_by_id=by.id if by else None, created_at=now)
     session.add(material)
     await session.flush()
+    await _audit(session, "study.material.create", "study_material", material.id, material.audience,
+                 material.audience_ids, by, now, material.title)
     return material
+
+
+async def _audit(session: AsyncSession, action: str, object_type: str, object_id: int | None, audience: Audience,
+                 audience_ids: Sequence[int], by: Member | None, now: datetime, summary: str,
+                 before: dict[str, object] | None = None, after: dict[str, object] | None = None) -> None:
+    """Study things for one liaison group belong to it; any wider audience to no group."""
+    one_group = audience is Audience.GROUPS and len(audience_ids) == 1
+    await audit.record(session, action=action, object_type=object_type, object_id=object_id,
+                       group_id=audience_ids[0] if one_group else None, by=by, before=before, after=after,
+                       summary=summary, at=now)
 
 
 async def create_plan(
@@ -88,11 +102,17 @@ async def create_plan(
     session.add(plan)
     await session.flush()
     await schedule_task(session, kind=PLAN_TASK, ref=str(plan.id), cron=plan.cron, now=now)
+    await _audit(session, "study.plan.create", "study_plan", plan.id, plan.audience, plan.audience_ids, by, now,
+                 plan.name, after={"cron": plan.cron})
     return plan
 
 
-async def stop_plan(session: AsyncSession, plan: StudyPlan) -> None:
+async def stop_plan(session: AsyncSession, plan: StudyPlan, *, by: Member | None = None,
+                    now: datetime | None = None) -> None:
 
+    if plan.active:  # stopping a stopped plan changes nothing, and is no event either
+        await _audit(session, "study.plan.stop", "study_plan", plan.id, plan.audience, plan.audience_ids, by,
+                     now or utc_now(), plan.name, before={"active": True}, after={"active": False})
     plan.active = False
     await cancel_task(session, kind=PLAN_TASK, ref=str(plan.id))
 

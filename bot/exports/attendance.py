@@ -41,8 +41,6 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 async def export_activity(db: Database, activity_id: int, output: Path, *, zone: ZoneInfo,
                           texts: Catalogue) -> int | None:
     """Write one activity's sheet; returns how many members it lists, None when there is no such activity."""
-    from openpyxl import Workbook  # imported here: only the export needs it
-
     async with db.reader() as session:
         activity = await session.get(Activity, activity_id)
         if activity is None:
@@ -52,10 +50,7 @@ async def export_activity(db: Database, activity_id: int, output: Path, *, zone:
     local = _localiser(zone)
     groups, sectors = names["group"], names["sector"]
 
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = texts("attendance_export.sheet.activity")
+    workbook, sheet = _workbook(texts("attendance_export.sheet.activity"))
     organiser = groups.get(activity.group_id, "") if activity.group_id else texts("attendance_export.office")
     details = (
         ("活动名称", activity.title, "类型", texts(f"activity.type.{activity.type.value}")),
@@ -130,8 +125,6 @@ def _correction_text(at: datetime, from_status: str, to_status: str, reason: str
 
 async def export_year(db: Database, year: int, output: Path, *, zone: ZoneInfo, texts: Catalogue) -> int:
     """Write the year's workbook; returns how many activities it counts."""
-    from openpyxl import Workbook
-
     bounds = report.year_bounds(year, zone)
     async with db.reader() as session:
         activities = await report.year_by_activity(session, bounds)
@@ -141,10 +134,7 @@ async def export_year(db: Database, year: int, output: Path, *, zone: ZoneInfo, 
     local = _localiser(zone)
     group_names, sectors = names["group"], names["sector"]
 
-    workbook = Workbook()
-    summary = workbook.active
-    assert summary is not None
-    summary.title = texts("attendance_export.sheet.summary")
+    workbook, summary = _workbook(texts("attendance_export.sheet.summary"))
     summary.append(SUMMARY_COLUMNS)
     total = report.Counts()
     for entry in activities:
@@ -188,6 +178,17 @@ def _count_cells(counts: report.Counts) -> tuple[int | float, ...]:
 
 
 # --- sheet helpers --------------------------------------------------------------------------------------
+
+
+def _workbook(title: str) -> tuple[Any, Worksheet]:
+    """A new workbook whose first sheet is called ``title``."""
+    from openpyxl import Workbook  # imported here: only the exports need it
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = title
+    return workbook, sheet
 
 
 def _localiser(zone: ZoneInfo) -> Any:

@@ -138,6 +138,14 @@ class AdminSettings(BaseModel):
     signing_key: SecretStr = SecretStr("")
 
 
+class ConsoleSettings(BaseModel):
+    """The secretary console under /console/ (bot/web/console): how long its sessions and CLI links last."""
+
+    idle_timeout_minutes: int = Field(60, ge=1, le=24 * 60)  # a session unused this long has to log in again
+    lifetime_hours: int = Field(12, ge=1, le=30 * 24)  # and every session ends this long after its login
+    link_minutes: int = Field(30, ge=1, le=24 * 60)  # a one-time login link from `lvzhi console link`
+
+
 class ActivitySettings(BaseModel):
     signin_opens_minutes_before: int = Field(60, ge=0, le=24 * 60)
     signin_closes_minutes_after: int = Field(60, ge=0, le=24 * 60)  # after the start
@@ -226,6 +234,7 @@ class Settings(BaseSettings):
     conversation: ConversationSettings = ConversationSettings()
     delivery: DeliverySettings = DeliverySettings()
     admin: AdminSettings = AdminSettings()
+    console: ConsoleSettings = ConsoleSettings()
     activities: ActivitySettings = ActivitySettings()
     notices: NoticeSettings = NoticeSettings()
     duty: DutySettings = DutySettings()

@@ -20,7 +20,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                                autoescape=jinja2.select_autoescape(["html"]))
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-_POLICY = ("default-src 'none'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; "
+_POLICY = ("default-src 'none'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action {forms}; "
            "frame-ancestors 'none'")
 
 
@@ -29,12 +29,14 @@ def lang_of(locale: str) -> str:
     return "en" if locale == "en" else "zh-CN"
 
 
-def html_page(template: str, *, status: int = 200, script: bool = False, policy_extra: str = "",
-              **values: object) -> web.Response:
+def html_page(template: str, *, status: int = 200, script: bool = False, forms: bool = False,
+              policy_extra: str = "", **values: object) -> web.Response:
     """Render ``template`` (autoescaped: what it shows is a secretary's or a member's text, never trusted as
-    HTML). ``script``: the page's own inline script may run too; ``policy_extra`` adds directives."""
+    HTML). ``script``: the page's own inline script may run too; ``forms``: its forms may post to this server
+    (a directive cannot be relaxed by ``policy_extra``: browsers obey its first occurrence); ``policy_extra``
+    adds directives."""
     nonce = secrets.token_urlsafe(12)
-    policy = _POLICY.format(nonce=nonce)
+    policy = _POLICY.format(nonce=nonce, forms="'self'" if forms else "'none'")
     if script:
         policy += f"; script-src 'nonce-{nonce}'"
     if policy_extra:
