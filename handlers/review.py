@@ -24,14 +24,12 @@ another application arrived meanwhile. Each decision checks again that the secre
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from bot.chat.context import Context
 from bot.chat.router import Router, State, StatesGroup
 from bot.domain import members as ops
 from bot.domain.authz import Action, can, groups_within_reach
 from handlers.kit import dates, review, words
-from models.member import ApplicationStatus, Member, MemberApplication, MemberStatus
+from models.member import Member, MemberStatus
 
 
 class Review(StatesGroup):
@@ -44,7 +42,7 @@ router = Router("review")
 router.describe("审核", "members.help.review", audience="secretary")
 
 START_WORDS = ("审核", "review", "审核注册")
-REASON_MIN, REASON_MAX = 2, 200
+REASON_MIN, REASON_MAX = ops.REASON_MIN, ops.REASON_MAX  # the domain checks them again
 
 
 def _allowed(ctx: Context) -> bool:
@@ -54,19 +52,7 @@ def _allowed(ctx: Context) -> bool:
 async def _pending(ctx: Context) -> review.Page[Member]:
     reach = groups_within_reach(ctx.member, Action.APPROVE_MEMBER)
     rows = await ops.pending_applications(ctx.session, reach)
-    return review.Page([member for _, member in rows], await _count_pending(ctx, reach))
-
-
-async def _count_pending(ctx: Context, reach: frozenset[int] | None) -> int:
-    statement = (
-        select(func.count())
-        .select_from(MemberApplication)
-        .join(Member, Member.id == MemberApplication.member_id)
-        .where(MemberApplication.status == ApplicationStatus.PENDING, Member.status == MemberStatus.PENDING)
-    )
-    if reach is not None:
-        statement = statement.where(Member.group_id.in_(reach))  # type: ignore[union-attr]
-    return int(await ctx.session.scalar(statement) or 0)
+    return review.Page([member for _, member in rows], await ops.count_pending_applications(ctx.session, reach))
 
 
 async def _line(ctx: Context, number: int, member: Member) -> str:

@@ -4,6 +4,7 @@ their own module (``from models.activity import Activity``)."""
 
 from models import (  # noqa: F401  (imported for their tables)
     activity,
+    api_token,
     audit,
     base,
     console,

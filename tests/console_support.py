@@ -15,8 +15,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import pytest
 
-from tests.support import AppHarness, SimChat
+from bot.infra.clock import Clock
+from bot.infra.config import Settings
+from bot.infra.db import Database
+from models.member import ApplicationStatus, Member, MemberApplication, MemberStatus, Platform
+from tests.support import AppHarness, SimChat, running_app
 
 CODE = re.compile(r'id="login-code">(\d{6})<')
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -92,3 +97,34 @@ async def log_in(browser: Browser, secretary: SimChat) -> str:
     finished = await browser.get("/console/login/finish")
     assert finished.status == 302 and finished.headers["Location"] == "/console/", answer
     return answer
+
+
+async def applies(db: Database, name: str, mobile: str, group_id: int) -> int:
+    """A stranger's registration waiting for a secretary of ``group_id`` (as the 注册 conversation leaves it),
+    from the simulator user ``sim-<mobile>``; the applicant's member id."""
+    async with db.session() as session:
+        applicant = Member(name=name, mobile=mobile, status=MemberStatus.PENDING, group_id=group_id)
+        session.add(applicant)
+        await session.flush()
+        assert applicant.id is not None
+        session.add(MemberApplication(member_id=applicant.id, platform=Platform.SIMULATOR,
+                                      external_id=f"sim-{mobile}", status=ApplicationStatus.PENDING))
+        return applicant.id
+
+
+@asynccontextmanager
+async def two_secretaries(settings: Settings, clock: Clock) -> AsyncIterator[tuple[AppHarness, Browser, Browser]]:
+    """The running app with 钱秘书 (every group) and 孙秘书 (东山镇) of tests/activity_support.py logged in, each
+    in a browser of their own: ``app, office, dongshan``."""
+    async with running_app(settings, clock) as app, browsers(app) as open_browser:
+        office, dongshan = open_browser(), open_browser()
+        await log_in(office, app.chat("sim-qian"))
+        await log_in(dongshan, app.chat("sim-sun"))
+        yield app, office, dongshan
+
+
+@pytest.fixture
+async def desks(settings: Settings, clock: Clock, org: Any) -> AsyncIterator[tuple[AppHarness, Browser, Browser]]:
+    """:func:`two_secretaries` as a fixture, over the ``org`` fixture: ``desks = console_support.desks``."""
+    async with two_secretaries(settings, clock) as logged_in:
+        yield logged_in

@@ -36,7 +36,9 @@ approve_member          N N N Y Y N Y
 broadcast               N N N Y Y N Y
 review_report           N N N Y Y N Y
 export_archive          N N N Y Y N Y
+manage_members          N N N Y Y N Y
 verify_duty             N N N Y Y N Y
+view_audit              N N N Y Y N Y
 import_roster           N N N Y N N Y
 approve_plenary_leave   N N N Y N N Y
 manage_scoring          N N N Y N N Y

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from bot.domain.roster import load_demo
 from bot.infra.clock import FrozenClock
-from bot.infra.db import Database
 from bot.web.console.login import POLL_SECONDS
-from models.member import ApplicationStatus, Member, MemberApplication, MemberStatus, Platform, Role
+from models.member import Member, Role
 from tests import browser_support
 from tests.activity_support import T, seed_org
 from tests.browser_support import BROWSER, Browsing
+from tests.console_support import applies
 from tests.support import AppHarness
 
 browser, site, browsing, phone = (browser_support.browser, browser_support.site, browser_support.browsing,
@@ -52,17 +52,6 @@ async def log_in(site: AppHarness, browsing: Browsing, user: str, step: str = ""
 
 async def queue_count(browsing: Browsing, key: str) -> str | None:
     return await browsing.page.locator(f"#queue-{key} .count").get_attribute("data-count")
-
-
-async def applies(db: Database, name: str, mobile: str, group_id: int) -> None:
-    """A stranger's registration waiting for a secretary of ``group_id`` (as the 注册 conversation leaves it)."""
-    async with db.session() as session:
-        applicant = Member(name=name, mobile=mobile, status=MemberStatus.PENDING, group_id=group_id)
-        session.add(applicant)
-        await session.flush()
-        assert applicant.id is not None
-        session.add(MemberApplication(member_id=applicant.id, platform=Platform.SIMULATOR,
-                                      external_id=f"sim-{mobile}", status=ApplicationStatus.PENDING))
 
 
 # --- logging in --------------------------------------------------------------------------------------------

@@ -82,7 +82,11 @@ async def test_counts_within_the_scope_of_each_secretary(app_and_browser: tuple)
     page = await office.text("/console/")
     assert counts(page) == {"registrations": 2, "reports": 2, "leave": 2, "claims": 3, "appeals": 1}
     assert "全部联络组" in page
-    assert "<a " not in page.split('id="queues"')[1].split("</ul>")[0]  # counts only: their pages come later
+    # A count links to the page that works its queue where there is one (社情民意 so far), and only there.
+    links = re.findall(r'<a id="queue-link-(\w+)" href="([^"]+)"', page.split('id="queues"')[1].split("</ul>")[0])
+    assert ("reports", "/console/reports") in links
+    assert ("registrations", "/console/registrations") in links and ("leave", "/console/leave") in links
+    assert page.split('id="queues"')[1].split("</ul>")[0].count("<a ") == len(links)
 
     dongshan: Browser = open_browser()
     await log_in(dongshan, app.chat("sim-sun"))

@@ -1,6 +1,8 @@
 """The admin JSON API under ``/api/v1/``, for a secretary console or scripts.
 
-Every endpoint but the OpenAPI document needs ``Authorization: Bearer <admin.api_token>``. Errors have one shape
+Every endpoint but the OpenAPI document needs ``Authorization: Bearer <admin.api_token>`` (the office), or a
+secretary's personal token where the endpoint keeps to its holder's scope (:mod:`bot.api.common`; the others
+answer 403 ``personal_token_refused``). Errors have one shape
 (:mod:`bot.api.common`), whatever part of the API answers:
 
     no token configured ──► 503 {"error": "api_disabled"}   (the API is off until a token is set)

@@ -16,7 +16,9 @@
     POST  /leave/{id}/deny                             {note}
 
 The API acts as the office: the core functions of :mod:`bot.domain.activities` run with ``by=None``. Times in
-and out are ISO 8601 with an offset; a time without one is refused rather than guessed.
+and out are ISO 8601 with an offset; a time without one is refused rather than guessed. Leave takes a personal
+token too: it lists the requests of its secretary's groups (APPROVE_LEAVE) and decides as them (the domain's
+may_decide_leave: 403 otherwise); the other endpoints take the superuser token only.
 
 Errors (:mod:`bot.api.common`): a body or query that is not valid, and a rule of :mod:`bot.domain.activities`
 that refuses the input, are **422** ``invalid`` with the catalogue's message and the field. A state that does
@@ -42,8 +44,10 @@ from bot.api.answers import Decided, Page, Ref, Time, decided_json, iso, paged, 
 from bot.api.common import ApiError, Aware, PageQuery, Strict, fetch_page, found, invalid_field
 from bot.api.forms import AudienceBody, AudienceOut, arm, audience_json, audience_of, check_audience
 from bot.api.registry import Routes
+from bot.api.scope import caller, reach_of, within
 from bot.domain import activities as ops
 from bot.domain import attendance as report
+from bot.domain.authz import Action
 from bot.domain.links import TOKEN_GRACE, screen_url
 from bot.domain.notices import outbox_for
 from bot.domain.refusals import Refusal
@@ -513,11 +517,13 @@ async def year_attendance(request: web.Request, query: YearQuery) -> web.Respons
 # --- leave ------------------------------------------------------------------------------------------------
 
 
-@routes.get("/leave", "Leave requests (请假), oldest first, filtered and paginated.", query=LeaveQuery, ok=LeavePage)
+@routes.get("/leave", "Leave requests (请假), oldest first, filtered and paginated.", query=LeaveQuery, ok=LeavePage,
+            personal=True)
 async def list_leave(request: web.Request, query: LeaveQuery) -> web.Response:
     filters = [column == value for column, value in (
         (a.LeaveRequest.status, query.status), (a.LeaveRequest.activity_id, query.activity_id),
         (a.LeaveRequest.member_id, query.member_id)) if value is not None]
+    filters += within(Member.group_id, reach_of(request, Action.APPROVE_LEAVE))  # the applicant's group
     async with services_of(request.app).db.reader() as session:
         total, rows = await fetch_page(session, _leave_select().where(*filters).order_by(a.LeaveRequest.id), query)
         groups = (await report.names(session))["group"]
@@ -527,14 +533,16 @@ async def list_leave(request: web.Request, query: LeaveQuery) -> web.Response:
 
 @routes.post("/leave/{leave_id}/approve", "Approve a pending request; the member is told. After the close, their "
              "absence becomes leave (with a correction row).", body=LeaveDecision, ok=LeaveOut,
-             errors={404: "No leave request with this id.", 409: "already_decided: it was decided before."})
+             errors={404: "No leave request with this id.", 409: "already_decided: it was decided before."},
+             personal=True)
 async def approve_leave(request: web.Request, leave_id: int, body: LeaveDecision) -> web.Response:
     return await _decide(request, leave_id, body, approve=True)
 
 
 @routes.post("/leave/{leave_id}/deny", "Deny a pending request with a note the member is told.", body=LeaveDecision,
              body_required=True, ok=LeaveOut,
-             errors={404: "No leave request with this id.", 409: "already_decided: it was decided before."})
+             errors={404: "No leave request with this id.", 409: "already_decided: it was decided before."},
+             personal=True)
 async def deny_leave(request: web.Request, leave_id: int, body: LeaveDecision) -> web.Response:
     return await _decide(request, leave_id, body, approve=False)
 
@@ -543,7 +551,7 @@ async def _decide(request: web.Request, leave_id: int, body: LeaveDecision, *, a
     services = services_of(request.app)
     async with services.db.session() as session:
         leave = await found(session, a.LeaveRequest, leave_id, "leave request")
-        await ops.decide_leave(session, leave, approve=approve, by=None, note=body.note,
+        await ops.decide_leave(session, leave, approve=approve, by=caller(request), note=body.note,
                                now=services.clock.now(), texts=services.texts)
         leave, activity, member = (await session.execute(
             _leave_select().where(a.LeaveRequest.id == leave_id))).one()

@@ -3,8 +3,9 @@
     GET /api/v1/audit?actor=&object_type=&object_id=&since=&until=&page=&per_page=   newest first
     GET /api/v1/audit.xlsx?actor=&object_type=&object_id=&since=&until=              the same events as a workbook
 
-The superuser token sees every event (a secretary's console page asks :func:`bot.domain.audit.events` with their
-reach). ``since`` is inclusive, ``until`` exclusive, both with their offset.
+The superuser token sees every event; a personal token its secretary's, as at the console: the events of the
+groups within their VIEW_AUDIT reach and their own acts. ``since`` is inclusive, ``until`` exclusive, both with
+their offset.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing_extensions import TypedDict
 from bot.api.answers import Page, Time, iso, paged
 from bot.api.common import Aware, PageQuery, Strict
 from bot.api.registry import Routes
+from bot.api.scope import caller, reach_of
 from bot.domain import audit
-from bot.exports.audit import audit_workbook
+from bot.domain.authz import Action
+from bot.exports.audit import XLSX, audit_workbook
 from bot.infra.services import services_of
 from models.audit import AuditEvent, Channel
 
 routes = Routes("audit")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # --- queries ----------------------------------------------------------------------------------------------
@@ -78,23 +80,31 @@ def event_json(event: AuditEvent) -> AuditEventOut:
 # --- endpoints --------------------------------------------------------------------------------------------
 
 
+def _viewer(request: web.Request) -> tuple[frozenset[int] | None, int | None]:
+    """The caller's reach in the log and, when it is limited, their id (their own acts are theirs to see)."""
+    reach, member = reach_of(request, Action.VIEW_AUDIT), caller(request)
+    return reach, (member.id if member is not None and reach is not None else None)
+
+
 @routes.get("/audit", "The audit log, newest first: who changed what, when, through which channel.",
-            query=AuditQuery, ok=AuditPage)
+            query=AuditQuery, ok=AuditPage, personal=True)
 async def list_audit(request: web.Request, query: AuditQuery) -> web.Response:
     services = services_of(request.app)
-    filters = query.filters()
+    filters, (reach, own) = query.filters(), _viewer(request)
     async with services.db.reader() as session:
         found, total = await audit.events(
-            session, None, actor=filters.actor, object_type=filters.object_type, object_id=filters.object_id,
-            since=filters.since, until=filters.until, page=query.page, per_page=query.per_page)
+            session, reach, actor=filters.actor, object_type=filters.object_type, object_id=filters.object_id,
+            since=filters.since, until=filters.until, page=query.page, per_page=query.per_page, own=own)
     return web.json_response(paged([event_json(event) for event in found], total, query))
 
 
 @routes.get("/audit.xlsx", "The audit log as an Excel workbook (times in local time).", query=AuditFilters,
-            ok=bytes, media_type=XLSX)
+            ok=bytes, media_type=XLSX, personal=True)
 async def export_audit(request: web.Request, query: AuditFilters) -> web.Response:
     services = services_of(request.app)
+    reach, own = _viewer(request)
     async with services.db.reader() as session:
-        body = await audit_workbook(session, None, query.filters(), zone=services.zone, texts=services.texts)
+        body = await audit_workbook(session, reach, query.filters(), zone=services.zone, texts=services.texts,
+                                    own=own)
     return web.Response(body=body, content_type=XLSX,
                         headers={"Content-Disposition": 'attachment; filename="audit.xlsx"'})

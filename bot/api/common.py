@@ -6,6 +6,12 @@ paging, and getting a row or answering 404.
                      │                      └─ raise Refusal (bot.domain) ─► by its kind: 422 / 403 / 404 / 409
                      └─ 503 api_disabled, 401 unauthorized
 
+Two kinds of token. The superuser token (``admin.api_token``) acts as the office: every group, audited as
+``api-token``. A personal token (``lvzhi_pat_…``, bot.domain.api_tokens) acts as the secretary who made it: an
+endpoint declared ``personal=True`` keeps to their scope (:mod:`bot.api.scope`: caller, reach_of, within) and
+passes them as ``by`` to the domain, which checks and audits them; any other endpoint refuses it (403
+``personal_token_refused``) rather than let it act as the office.
+
 Every error body is ``{"error": code, "message": text}``; an invalid request (body, query string, a path value
 that is malformed rather than naming nothing) is **422** ``{"error": "invalid", "message", "fields": [{"field",
 "message"}]}``.
@@ -26,10 +32,12 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import TypedDict
 
+from bot.domain.api_tokens import holder_of, is_personal
 from bot.domain.audit import acting_through
 from bot.domain.refusals import Kind, Refusal
 from bot.infra.services import Services, services_of
 from models.audit import Channel
+from models.member import Member
 
 ApiHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Model = TypeVar("Model", bound=BaseModel)
@@ -100,16 +108,17 @@ def refused(refusal: Refusal, services: Services) -> ApiError:
     return ApiError(STATUS_OF[refusal.kind], refusal.code, message)
 
 
-def admin_endpoint(handler: ApiHandler) -> ApiHandler:
+def admin_endpoint(handler: ApiHandler, *, personal: bool = False) -> ApiHandler:
     """Checks the bearer token (in constant time) and turns :class:`ApiError` and
     :class:`~bot.domain.refusals.Refusal` into their responses (a refusal rolls the transaction back, as it
-    leaves the handler's ``async with`` session)."""
+    leaves the handler's ``async with`` session). ``personal``: the handler keeps a personal token's holder to
+    their scope, so it may take one."""
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
-            _check_token(request)
-            with acting_through(Channel.API, ip=request.remote):  # the superuser token: audited as "api-token"
+            request[CALLER] = await _check_token(request, personal=personal)
+            with acting_through(Channel.API, ip=request.remote):  # audited as the holder, or as "api-token"
                 return await handler(request)
         except ApiError as exc:
             return exc.response()
@@ -119,16 +128,34 @@ def admin_endpoint(handler: ApiHandler) -> ApiHandler:
     return wrapper
 
 
-def _check_token(request: web.Request) -> None:
+CALLER = web.RequestKey("api_caller", object)  # who the token acts as: a Member, or None for the office
+
+
+async def _check_token(request: web.Request, *, personal: bool) -> Member | None:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip() if scheme.lower() == "bearer" else ""
+    if is_personal(given):
+        return await _personal(request, given, personal=personal)
     configured = services_of(request.app).settings.admin.api_token.get_secret_value()
     if not configured:
         raise ApiError(503, "api_disabled", "the admin API is disabled: set admin.api_token "
                        "(or LVZHI_ADMIN__API_TOKEN) to enable it")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     # compare_digest on bytes of any length: no early exit that would time the token out.
-    valid = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), configured.encode())
-    if not valid:
+    if not (given and hmac.compare_digest(given.encode(), configured.encode())):
         raise ApiError(401, "unauthorized", "missing or wrong bearer token")
+    return None
+
+
+async def _personal(request: web.Request, token: str, *, personal: bool) -> Member:
+    services = services_of(request.app)
+    async with services.db.session() as session:  # a writer: the token's last use is noted
+        holder = await holder_of(session, token, now=services.clock.now())
+    if holder is None:
+        raise ApiError(401, "unauthorized", "missing or wrong bearer token")
+    if not personal:
+        raise ApiError(403, "personal_token_refused", "this endpoint does not take personal tokens yet: it acts "
+                       "for every liaison group; use the superuser token (admin.api_token)")
+    return holder
 
 
 # --- parsing ------------------------------------------------------------------------------------------------

@@ -8,6 +8,10 @@
 
 Approve and reject run the same code as the secretaries' ``审核`` in chat (:mod:`bot.domain.members`), so the
 applicant is told either way, in the same transaction as the decision.
+
+A personal token reads only the members of its secretary's groups (MANAGE_MEMBERS; another group's member is
+404) and decides only their registrations (APPROVE_MEMBER, checked and audited by the domain: 403 otherwise);
+PATCH (roles, status, scopes) takes the superuser token only.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from typing_extensions import TypedDict
 from bot.api.answers import Page, Ref, Time, iso, paged, ref
 from bot.api.common import ApiError, PageQuery, Said, Strict, by_id_or_name, fetch_page, found, invalid_field
 from bot.api.registry import Routes
+from bot.api.scope import caller, known_within, reach_of, within
 from bot.domain import members as ops
+from bot.domain.authz import Action
 from bot.infra.services import Services, services_of
 from models import member as m
 
@@ -110,29 +116,32 @@ class MemberDecision(MemberDetail):
 # --- handlers -------------------------------------------------------------------------------------
 
 
-@routes.get("/members", "List members, filtered and paginated (ordered by id).", query=MemberQuery, ok=MemberPage)
+@routes.get("/members", "List members, filtered and paginated (ordered by id).", query=MemberQuery, ok=MemberPage,
+            personal=True)
 async def list_members(request: web.Request, query: MemberQuery) -> web.Response:
+    statement = _filtered(select(m.Member), query).where(*within(m.Member.group_id, _reach(request)))
     async with services_of(request.app).db.reader() as session:
-        total, rows = await fetch_page(session, _filtered(select(m.Member), query).order_by(m.Member.id), query)
+        total, rows = await fetch_page(session, statement.order_by(m.Member.id), query)
         names = await _name_maps(session)
         return web.json_response(paged([member_json(member, names) for member in rows], total, query))
 
 
 @routes.get("/members/{member_id}", "One member, with chat identities and the latest registration application.",
-            ok=MemberDetail, errors=NO_MEMBER)
+            ok=MemberDetail, errors=NO_MEMBER, personal=True)
 async def get_member(request: web.Request, member_id: int) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        return web.json_response(await _detail(session, member_id))
+        return web.json_response(await _detail(session, member_id, _reach(request)))
 
 
 @routes.post("/members/{member_id}/approve", "Approve a pending registration: the member becomes active and is told.",
-             ok=MemberDecision, errors={**NO_MEMBER, 409: "not_pending: the member is not pending."})
+             ok=MemberDecision, errors={**NO_MEMBER, 409: "not_pending: the member is not pending."}, personal=True)
 async def approve_member(request: web.Request, member_id: int) -> web.Response:
     return await _decide(request, member_id, None)
 
 
 @routes.post("/members/{member_id}/reject", "Reject a pending registration with a reason the applicant is told.",
-             body=Rejection, ok=MemberDecision, errors={**NO_MEMBER, 409: "not_pending: the member is not pending."})
+             body=Rejection, ok=MemberDecision, errors={**NO_MEMBER, 409: "not_pending: the member is not pending."},
+             personal=True)
 async def reject_member(request: web.Request, member_id: int, body: Rejection) -> web.Response:
     return await _decide(request, member_id, body.reason)
 
@@ -162,12 +171,12 @@ async def patch_member(request: web.Request, member_id: int, body: MemberPatch) 
 async def _decide(request: web.Request, member_id: int, reason: str | None) -> web.Response:
     """Approve (``reason`` None) or reject; a member who is not pending is refused by bot.domain.members."""
     services = services_of(request.app)
-    now, texts = services.clock.now(), services.texts
+    now, texts, by = services.clock.now(), services.texts, caller(request)
     async with services.db.session() as session:
         if reason is None:
-            decision = await ops.approve(session, member_id, by=None, now=now, texts=texts)
+            decision = await ops.approve(session, member_id, by=by, now=now, texts=texts)
         else:
-            decision = await ops.reject(session, member_id, reason=reason, by=None, now=now, texts=texts)
+            decision = await ops.reject(session, member_id, reason=reason, by=by, now=now, texts=texts)
         body = await _detail(session, member_id)
     _wake(services, decision.notified)
     return web.json_response({**body, "notified": decision.notified})
@@ -231,8 +240,14 @@ def member_json(member: m.Member, names: dict[str, dict[int, str]]) -> MemberOut
     }
 
 
-async def _detail(session: AsyncSession, member_id: int) -> MemberDetail:
+def _reach(request: web.Request) -> frozenset[int] | None:
+    return reach_of(request, Action.MANAGE_MEMBERS)
+
+
+async def _detail(session: AsyncSession, member_id: int, reach: frozenset[int] | None = None) -> MemberDetail:
+    """The member with identities and application; one outside ``reach`` is as unknown as none."""
     member = await found(session, m.Member, member_id, "member")
+    known_within(member.group_id, reach, "member")
     identities = (await session.scalars(
         select(m.Identity).where(m.Identity.member_id == member_id).order_by(m.Identity.id)
     )).all()

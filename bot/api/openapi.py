@@ -34,7 +34,10 @@ DESCRIPTION = (
     "The office's side of lvzhi: members (registrations to approve or reject, roles), social-condition reports "
     "and their workflow, deliveries of pushes, activities with their attendance and leave requests, broadcasts "
     "and every notice's report, study materials and plans, the duty ledger, and the audit log of who changed what. "
-    "Every endpoint but this document needs `Authorization: Bearer <admin.api_token>`. "
+    "Every endpoint but this document needs `Authorization: Bearer <admin.api_token>` (the office: every group) "
+    "or a secretary's personal token (`lvzhi_pat_…`, made at the console's API 令牌 page), which acts as that "
+    "secretary within their scope on the endpoints that say so, and is refused (403 personal_token_refused) by "
+    "the others. "
     "Errors are `{\"error\": code, \"message\": text}`: 401 unauthorized, 403 forbidden, 404 not_found, "
     "409 with a code naming the state that does not allow the action (already_decided, not_scheduled …), "
     "503 api_disabled; a request that is not valid (body, query, a malformed path value) is 422 "
@@ -43,6 +46,8 @@ DESCRIPTION = (
 )
 COMMON_ERRORS = {401: "Missing or wrong bearer token.", 503: "The API is disabled: no admin.api_token is configured."}
 INVALID_REQUEST = "The request is not valid: each field and what is wrong with it."
+PERSONAL = {True: "A personal token's secretary may not do this (outside their scope or role).",
+            False: "personal_token_refused: this endpoint takes the superuser token only."}
 
 
 class _UntitledFields(GenerateJsonSchema):
@@ -158,6 +163,7 @@ def _responses(endpoint: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     typed_path = any(name in endpoint.parameters for name in path_parameters(endpoint.path))
     if endpoint.query is not None or endpoint.body is not None or typed_path:
         errors.setdefault(422, INVALID_REQUEST)
+    errors.setdefault(403, PERSONAL[endpoint.personal])
     for status, when in sorted({**errors, **COMMON_ERRORS}.items()):
         responses[str(status)] = _json(when, schemas.ref(Invalid if status == 422 else Error, "serialization"))
     return responses

@@ -53,6 +53,7 @@ class Endpoint:
     errors: Mapping[int, str] = field(default_factory=dict)  # status → when (401, 503, 422 are added)
     parameters: Mapping[str, Any] = field(default_factory=dict)  # path parameter → its type (default Id)
     media_type: str = "application/json"  # of the answer: a download (``bytes``) names its own
+    personal: bool = False  # takes a personal token, keeping its holder to their scope (else 403 for one)
 
     @property
     def name(self) -> str:
@@ -71,19 +72,20 @@ class Routes:
         self, method: str, path: str, summary: str, *, ok: Any, status: int = 200,
         query: type[BaseModel] | None = None, body: type[BaseModel] | None = None, body_required: bool | None = None,
         errors: Mapping[int, str] | None = None, description: str | None = None,
-        media_type: str = "application/json",
+        media_type: str = "application/json", personal: bool = False,
     ) -> Callable[[Handler], ApiHandler]:
         """Declare the decorated handler. What is routed (and returned) checks the token
         (:func:`bot.api.common.admin_endpoint`) and calls the handler with its parsed arguments. A body is required
-        when its model has a required field, unless ``body_required`` says otherwise."""
+        when its model has a required field, unless ``body_required`` says otherwise. ``personal``: the handler
+        keeps a personal token to its holder's scope (bot.api.common.caller), so one is let in."""
 
         def declare(handler: Handler) -> ApiHandler:
-            routed = admin_endpoint(_parsing(handler, path, self.parameters, query, body))
+            routed = admin_endpoint(_parsing(handler, path, self.parameters, query, body), personal=personal)
             needed = body_required if body_required is not None else _has_required_field(body)
             self.endpoints.append(Endpoint(
                 method=method, path=path, handler=routed, tag=self.tag, summary=summary, description=description,
                 query=query, body=body, body_required=needed, answers={status: ok}, errors=dict(errors or {}),
-                parameters=self.parameters, media_type=media_type,
+                parameters=self.parameters, media_type=media_type, personal=personal,
             ))
             return routed
 

@@ -10,6 +10,9 @@
 
 A transition the report's status does not allow is 409 ``{"error": "illegal_transition"}``. The actions
 run :func:`bot.domain.reports.transition`, as the secretaries' ``审核报送`` does, so the member is told either way.
+
+A personal token reads only the reports of its secretary's groups (REVIEW_REPORT; another group's is 404) and
+acts as them: the domain checks their scope (403) and names them in the history and the audit log.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing_extensions import TypedDict
 from bot.api.answers import Page, Ref, Time, iso, paged, ref
 from bot.api.common import Aware, PageQuery, Said, Strict, by_id_or_name, fetch_page, found
 from bot.api.registry import Handler, Routes
+from bot.api.scope import caller, known_within, reach_of, within
 from bot.domain import reports as ops
+from bot.domain.authz import Action
 from bot.infra.services import Services, services_of
 from models.media import PhotoStatus
 from models.member import LiaisonGroup, Member
@@ -141,26 +146,27 @@ class ReportDecision(ReportDetail):
 
 
 @routes.get("/reports", "List social-condition reports, filtered and paginated (ordered by id).",
-            query=ReportQuery, ok=ReportPage)
+            query=ReportQuery, ok=ReportPage, personal=True)
 async def list_reports(request: web.Request, query: ReportQuery) -> web.Response:
+    statement = _filtered(select(Report), query).where(*within(Report.group_id, _reach(request)))
     async with services_of(request.app).db.reader() as session:
-        total, rows = await fetch_page(session, _filtered(select(Report), query).order_by(Report.id), query)
+        total, rows = await fetch_page(session, statement.order_by(Report.id), query)
         names = await _names(session)
         return web.json_response(paged([report_json(report, names) for report in rows], total, query))
 
 
 @routes.get("/reports/{report_id}", "One report with its body, photos, history and instructions.",
-            ok=ReportDetail, errors={404: "No report with this id."})
+            ok=ReportDetail, errors={404: "No report with this id."}, personal=True)
 async def get_report(request: web.Request, report_id: int) -> web.Response:
     async with services_of(request.app).db.reader() as session:
-        return web.json_response(await _detail(session, report_id))
+        return web.json_response(await _detail(session, report_id, _reach(request)))
 
 
 def _action_endpoint(action: str) -> Handler:
     async def handler(request: web.Request, report_id: int, body: Strict) -> web.Response:
         services = services_of(request.app)
         async with services.db.session() as session:
-            outcome = await _apply(session, services, report_id, action, body)
+            outcome = await _apply(session, services, report_id, action, body, by=caller(request))
             answer = await _detail(session, report_id)
         if outcome.notified:
             services.wake_delivery()  # after the commit, so the worker finds the row
@@ -175,20 +181,20 @@ def _declare_actions() -> None:
     for action, (body, summary) in ACTIONS.items():
         routes.post(f"/reports/{{report_id}}/{action}", summary, body=body, ok=ReportDecision,
                     errors={404: "No report with this id.",
-                            409: "illegal_transition: the report's status does not allow this."})(
+                            409: "illegal_transition: the report's status does not allow this."}, personal=True)(
             _action_endpoint(action))
 
 
 _declare_actions()
 
 
-async def _apply(session: AsyncSession, services: Services, report_id: int, action: str, body: Strict
-                 ) -> ops.Outcome:
+async def _apply(session: AsyncSession, services: Services, report_id: int, action: str, body: Strict, *,
+                 by: Member | None) -> ops.Outcome:
     now, texts = services.clock.now(), services.texts
     if isinstance(body, InstructBody):
         return await ops.record_instruction(session, report_id, text=body.text, leader=body.leader,
-                                            given_at=body.given_at, by=None, now=now, texts=texts)
-    return await ops.transition(session, report_id, action, by=None, now=now, texts=texts,
+                                            given_at=body.given_at, by=by, now=now, texts=texts)
+    return await ops.transition(session, report_id, action, by=by, now=now, texts=texts,
                                 comment=getattr(body, "comment", ""), level=getattr(body, "level", None),
                                 zone=services.zone)
 
@@ -235,8 +241,14 @@ def report_json(report: Report, names: dict[str, dict[int, str]]) -> ReportOut:
     }
 
 
-async def _detail(session: AsyncSession, report_id: int) -> ReportDetail:
+def _reach(request: web.Request) -> frozenset[int] | None:
+    return reach_of(request, Action.REVIEW_REPORT)
+
+
+async def _detail(session: AsyncSession, report_id: int, reach: frozenset[int] | None = None) -> ReportDetail:
+    """The report in full; one outside ``reach`` is as unknown as none."""
     report = await found(session, Report, report_id, "report")
+    known_within(report.group_id, reach, "report")
     return {
         **report_json(report, await _names(session)),
         "body": report.body,

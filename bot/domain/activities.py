@@ -38,8 +38,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
@@ -666,18 +667,43 @@ async def _tell_approvers(
                     applicant.group_id)
 
 
+def _groups_clause(reach: frozenset[int] | None) -> ColumnElement[bool]:
+    if reach is None:
+        return true()
+    return Member.group_id.in_(sorted(reach)) if reach else false()  # type: ignore[union-attr]
+
+
+def _decidable_by(approver: Member) -> ColumnElement[bool]:
+    """:func:`may_decide_leave` as a condition on a request's activity and member, so lists filter and page in
+    the database: not their own, and the applicant's group within the reach of the activity's approval action."""
+    chair = Activity.type.in_(CHAIR_APPROVED)  # type: ignore[attr-defined]
+    return and_(
+        Member.id != approver.id,
+        or_(and_(~chair, _groups_clause(groups_within_reach(approver, Action.APPROVE_LEAVE))),
+            and_(chair, _groups_clause(groups_within_reach(approver, Action.APPROVE_PLENARY_LEAVE)))),
+    )
+
+
+def _pending_leave(statement: Select[Any], approver: Member) -> Select[Any]:
+    return (statement.join(Activity, Activity.id == LeaveRequest.activity_id)
+            .join(Member, Member.id == LeaveRequest.member_id)
+            .where(LeaveRequest.status == LeaveStatus.PENDING, _decidable_by(approver)))
+
+
 async def pending_leave_for(
-    session: AsyncSession, approver: Member, limit: int | None = 10
+    session: AsyncSession, approver: Member, limit: int | None = 10, offset: int = 0
 ) -> list[tuple[LeaveRequest, Activity, Member]]:
     """Pending requests this approver may decide, oldest first (``limit`` None: all of them)."""
     rows = (await session.execute(
-        select(LeaveRequest, Activity, Member)
-        .join(Activity, Activity.id == LeaveRequest.activity_id)
-        .join(Member, Member.id == LeaveRequest.member_id)
-        .where(LeaveRequest.status == LeaveStatus.PENDING)
-        .order_by(LeaveRequest.created_at, LeaveRequest.id)
+        _pending_leave(select(LeaveRequest, Activity, Member), approver)
+        .order_by(LeaveRequest.created_at, LeaveRequest.id).limit(limit).offset(offset)
     )).all()
-    return [row for row in rows if may_decide_leave(approver, row[1], row[2])][:limit]
+    return [(leave, activity, member) for leave, activity, member in rows]
+
+
+async def count_pending_leave_for(session: AsyncSession, approver: Member) -> int:
+    """How many requests :func:`pending_leave_for` would list without a limit, counted in the database."""
+    return int(await session.scalar(_pending_leave(select(func.count()).select_from(LeaveRequest), approver)) or 0)
 
 
 # --- attendance -------------------------------------------------------------------------------------------------

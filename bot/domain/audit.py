@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import AuditEvent, Channel
@@ -136,11 +136,13 @@ class Filters:
     until: datetime | None = None  # exclusive
 
 
-def _conditions(reach: frozenset[int] | None, filters: Filters) -> list[ColumnElement[bool]]:
+def _conditions(reach: frozenset[int] | None, filters: Filters, own: int | None = None) -> list[ColumnElement[bool]]:
     column = AuditEvent.__table__.c  # type: ignore[attr-defined]
     found: list[ColumnElement[bool]] = []
-    if reach is not None:  # limited: events of those groups only (nothing at all when it is empty)
-        found.append(column.group_id.in_(sorted(reach)))
+    if reach is not None:  # limited: events of those groups only (nothing at all when it is empty) …
+        within = column.group_id.in_(sorted(reach))
+        # … and, with ``own``, the viewer's own acts too (their logins belong to no group, yet are theirs to see)
+        found.append(within if own is None else or_(within, column.actor_member_id == own))
     if filters.actor is not None:
         found.append(column.actor_member_id == filters.actor)
     if filters.object_type is not None:
@@ -157,13 +159,34 @@ def _conditions(reach: frozenset[int] | None, filters: Filters) -> list[ColumnEl
 async def events(
     session: AsyncSession, reach: frozenset[int] | None, *, actor: int | None = None, object_type: str | None = None,
     object_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
-    page: int = 1, per_page: int = 50,
+    page: int = 1, per_page: int = 50, own: int | None = None,
 ) -> tuple[list[AuditEvent], int]:
-    """One page of the log, newest first, and how many events match in all."""
-    conditions = _conditions(reach, Filters(actor, object_type, object_id, since, until))
+    """One page of the log, newest first, and how many events match in all. ``own``: a limited viewer's member
+    id, whose own events they see whatever their group."""
+    conditions = _conditions(reach, Filters(actor, object_type, object_id, since, until), own)
     total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
     rows = await session.scalars(
         select(AuditEvent).where(*conditions)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())  # type: ignore[attr-defined,union-attr]
         .offset((page - 1) * per_page).limit(per_page))
     return list(rows.all()), int(total or 0)
+
+
+async def actors(session: AsyncSession, reach: frozenset[int] | None, *, own: int | None = None
+                 ) -> list[tuple[int, str]]:
+    """The members who acted in the events ``reach`` shows (id, the latest name they acted under), by name: the
+    choices of a filter by person."""
+    column = AuditEvent.__table__.c  # type: ignore[attr-defined]
+    conditions = [*_conditions(reach, Filters(), own), column.actor_member_id.is_not(None)]
+    rows = await session.execute(
+        select(column.actor_member_id, func.max(column.actor_label)).where(*conditions)
+        .group_by(column.actor_member_id).order_by(func.max(column.actor_label)))
+    return [(int(member_id), str(label)) for member_id, label in rows.all()]
+
+
+async def object_types(session: AsyncSession, reach: frozenset[int] | None, *, own: int | None = None) -> list[str]:
+    """The kinds of object the events ``reach`` shows are about (member, report, leave …): a filter's choices."""
+    column = AuditEvent.__table__.c  # type: ignore[attr-defined]
+    rows = await session.scalars(select(column.object_type).where(*_conditions(reach, Filters(), own))
+                                 .distinct().order_by(column.object_type))
+    return [str(kind) for kind in rows.all()]

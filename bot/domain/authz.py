@@ -55,7 +55,9 @@ class Action(enum.StrEnum):
     BROADCAST = "broadcast"
     REVIEW_REPORT = "review_report"
     EXPORT_ARCHIVE = "export_archive"
+    MANAGE_MEMBERS = "manage_members"  # look members up, edit their profile and status (the console's 委员)
     VERIFY_DUTY = "verify_duty"  # self-reported duties, appeals and adjustments of the ledger
+    VIEW_AUDIT = "view_audit"  # the audit log of their groups (the console's 操作日志, the API's /audit)
     # Secretaries with an unlimited scope.
     IMPORT_ROSTER = "import_roster"
     APPROVE_PLENARY_LEAVE = "approve_plenary_leave"  # the chair's office: plenary and standing committee
@@ -86,7 +88,9 @@ RULES: dict[Action, Rule] = {
     Action.BROADCAST: Rule(Role.SECRETARY, Reach.GROUP),
     Action.REVIEW_REPORT: Rule(Role.SECRETARY, Reach.GROUP),
     Action.EXPORT_ARCHIVE: Rule(Role.SECRETARY, Reach.GROUP),
+    Action.MANAGE_MEMBERS: Rule(Role.SECRETARY, Reach.GROUP),
     Action.VERIFY_DUTY: Rule(Role.SECRETARY, Reach.GROUP),
+    Action.VIEW_AUDIT: Rule(Role.SECRETARY, Reach.GROUP),
     Action.IMPORT_ROSTER: Rule(Role.SECRETARY, Reach.GLOBAL),
     Action.APPROVE_PLENARY_LEAVE: Rule(Role.SECRETARY, Reach.GLOBAL),
     Action.MANAGE_SCORING: Rule(Role.SECRETARY, Reach.GLOBAL),

@@ -33,11 +33,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.activities import pending_leave_for
+from bot.domain.activities import count_pending_leave_for
 from bot.domain.audit import record
 from bot.domain.authz import Action, can, groups_within_reach, scope_of
 from bot.domain.duty import open_appeals, pending_claims
-from bot.domain.members import pending_applications
+from bot.domain.members import count_pending_applications
 from bot.domain.refusals import Kind, Refusal
 from bot.domain.reports import review_queue
 from bot.infra.config import ConsoleSettings
@@ -269,6 +269,7 @@ async def revoke(session: AsyncSession, member: Member, session_id: int, *, now:
 class Queue:
     key: str  # registrations, reports, leave, claims, appeals (the catalogue's console.queue.<key>)
     count: int
+    page: str = ""  # the console page that works the queue, where there is one yet
 
 
 async def queues_of(session: AsyncSession, member: Member) -> list[Queue]:
@@ -277,12 +278,13 @@ async def queues_of(session: AsyncSession, member: Member) -> list[Queue]:
     queues: list[Queue] = []
     registrations = groups_within_reach(member, Action.APPROVE_MEMBER)
     if registrations != frozenset():
-        queues.append(Queue("registrations", len(await pending_applications(session, registrations, limit=None))))
+        queues.append(Queue("registrations", await count_pending_applications(session, registrations),
+                             "/console/registrations"))
     reports = groups_within_reach(member, Action.REVIEW_REPORT)
     if reports != frozenset():
-        queues.append(Queue("reports", (await review_queue(session, reports, limit=0))[1]))
+        queues.append(Queue("reports", (await review_queue(session, reports, limit=0))[1], "/console/reports"))
     if groups_within_reach(member, Action.APPROVE_LEAVE) != frozenset() or can(member, Action.APPROVE_PLENARY_LEAVE):
-        queues.append(Queue("leave", len(await pending_leave_for(session, member, limit=None))))
+        queues.append(Queue("leave", await count_pending_leave_for(session, member), "/console/leave"))
     duty = groups_within_reach(member, Action.VERIFY_DUTY)
     if duty != frozenset():
         queues.append(Queue("claims", len(await pending_claims(session, duty))))

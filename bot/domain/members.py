@@ -8,20 +8,23 @@ too, so a decision and the message telling the applicant about it are committed 
                                                               secretaries in reach notified)
     审核 / POST …/approve ──► approve()  ── identity bound, applicant told
     审核 / POST …/reject ───► reject()   ── member marked rejected, applicant told with the reason
+    console 委员 ───────────► search() · member_within_reach() · edit_member() ── update_member(), audited
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
 from bot.domain.authz import Action, can
 from bot.domain.refusals import Refusal, Term
+from bot.domain.roster import clean_name, normalise_mobile
 from bot.infra.direct import Direct
 from bot.infra.i18n import Catalogue
 from bot.outbound.message import Reply
@@ -42,6 +45,7 @@ from models.member import (
 log = logging.getLogger(__name__)
 
 REVIEW_LIST_LIMIT = 10  # applications shown per 审核 page: a chat screen, not a spreadsheet
+REASON_MIN, REASON_MAX = 2, 200  # a rejection's reason, told to the applicant
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,20 +118,31 @@ async def names_of(session: AsyncSession, member: Member) -> dict[str, str]:
     return {key: name or "" for key, name in zip(ids, found, strict=True)}
 
 
+def _pending_within(statement: Select[Any], groups: frozenset[int] | None) -> Select[Any]:
+    """``statement`` (over applications joined to their members) kept to pending ones in ``groups`` (None: all)."""
+    statement = statement.join(Member, Member.id == MemberApplication.member_id).where(
+        MemberApplication.status == ApplicationStatus.PENDING, Member.status == MemberStatus.PENDING)
+    if groups is not None:
+        statement = statement.where(Member.group_id.in_(groups))  # type: ignore[union-attr]
+    return statement
+
+
 async def pending_applications(
-    session: AsyncSession, groups: frozenset[int] | None, limit: int = REVIEW_LIST_LIMIT
+    session: AsyncSession, groups: frozenset[int] | None, limit: int | None = REVIEW_LIST_LIMIT, offset: int = 0
 ) -> list[tuple[MemberApplication, Member]]:
     """Pending applications, oldest first; ``groups`` limits them to those liaison groups (None: all)."""
     statement = (
-        select(MemberApplication, Member)
-        .join(Member, Member.id == MemberApplication.member_id)
-        .where(MemberApplication.status == ApplicationStatus.PENDING, Member.status == MemberStatus.PENDING)
+        _pending_within(select(MemberApplication, Member), groups)
         .order_by(MemberApplication.created_at, MemberApplication.id)
-        .limit(limit)
+        .limit(limit).offset(offset)
     )
-    if groups is not None:
-        statement = statement.where(Member.group_id.in_(groups))  # type: ignore[union-attr]
     return [(application, member) for application, member in (await session.execute(statement)).all()]
+
+
+async def count_pending_applications(session: AsyncSession, groups: frozenset[int] | None) -> int:
+    """How many applications :func:`pending_applications` would list without a limit, counted in the database."""
+    statement = _pending_within(select(func.count()).select_from(MemberApplication), groups)
+    return int(await session.scalar(statement) or 0)
 
 
 # --- binding and applying -------------------------------------------------------------------------
@@ -228,10 +243,14 @@ async def notify_secretaries(
 
 # --- decisions ------------------------------------------------------------------------------------
 
-async def _pending_member(session: AsyncSession, member_id: int) -> Member:
+async def _pending_member(session: AsyncSession, member_id: int, by: Member | None) -> Member:
+    """The member to decide on, refused when missing, outside ``by``'s scope (None: the office, through the API)
+    or no longer pending. Scope comes before status: a stranger's applicant's state is not told."""
     member = await session.get(Member, member_id, with_for_update=True)
     if member is None:
         raise Refusal.not_found("members.error.not_found")
+    if by is not None and not can(by, Action.APPROVE_MEMBER, group_id=member.group_id):
+        raise Refusal.forbidden("members.error.out_of_scope", name=member.name)
     if member.status is not MemberStatus.PENDING:  # approved, rejected, or never applied
         raise Refusal.conflict("members.error.not_pending", code="not_pending",
                                status=Term(f"members.status.{member.status.value}"))
@@ -242,7 +261,7 @@ async def approve(
     session: AsyncSession, member_id: int, *, by: Member | None, now: datetime, texts: Catalogue
 ) -> Decision:
     """Make a pending member active, bind the identity that applied, and tell the applicant."""
-    member = await _pending_member(session, member_id)
+    member = await _pending_member(session, member_id, by)
     member.status, member.updated_at = MemberStatus.ACTIVE, now
     application = await latest_application(session, member_id)
     if application is None or application.status is not ApplicationStatus.PENDING:
@@ -265,8 +284,11 @@ async def approve(
 async def reject(
     session: AsyncSession, member_id: int, *, reason: str, by: Member | None, now: datetime, texts: Catalogue
 ) -> Decision:
-    """Turn a pending member down with a reason the applicant is told."""
-    member = await _pending_member(session, member_id)
+    """Turn a pending member down with a reason the applicant is told (REASON_MIN to REASON_MAX characters)."""
+    member = await _pending_member(session, member_id, by)
+    reason = reason.strip()
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise Refusal.invalid("members.error.reason", field="reason", min=REASON_MIN, max=REASON_MAX)
     member.status, member.updated_at = MemberStatus.REJECTED, now
     application = await latest_application(session, member_id)
     if application is None or application.status is not ApplicationStatus.PENDING:
@@ -325,15 +347,23 @@ async def set_role(session: AsyncSession, member: Member, role: Role, now: datet
     member.role, member.updated_at = role, now
 
 
-EDITABLE = ("role", "status", "scope_group_ids")  # what update_member may change
+# What update_member may change: the profile the console edits, and the role, status and scope the API patches.
+PROFILE = ("name", "mobile", "group_id", "sector_id", "committee_id")
+EDITABLE = (*PROFILE, "role", "status", "scope_group_ids")
 
 
 async def update_member(
     session: AsyncSession, member: Member, *, role: Role | None = None, status: MemberStatus | None = None,
-    scope_group_ids: list[int] | None = None, by: Member | None, now: datetime,
+    scope_group_ids: list[int] | None = None, profile: dict[str, object] | None = None, by: Member | None,
+    now: datetime,
 ) -> None:
-    """Change a member's role, status or a secretary's scope (what is left None stays), recorded as one edit."""
+    """Change a member's profile fields (``profile``: names of PROFILE → values), role, status or a secretary's
+    scope (what is left None stays), recorded as one edit with only the fields that changed."""
     before = audit.snapshot(member, EDITABLE)
+    for name, value in (profile or {}).items():
+        if name in PROFILE and getattr(member, name) != value:
+            setattr(member, name, value)
+            member.updated_at = now
     if role is not None and role is not member.role:
         await set_role(session, member, role, now)
     if status is not None and status is not member.status:
@@ -345,6 +375,148 @@ async def update_member(
         action = "member.role" if "role" in new else "member.update"
         await audit.record(session, action=action, object_type="member", object_id=member.id,
                            group_id=member.group_id, by=by, before=old, after=new, summary=member.name, at=now)
+
+
+# --- the console's 委员: finding, reading and editing members within a secretary's reach -------------------------
+
+EDIT_STATUSES = (MemberStatus.ACTIVE, MemberStatus.SUSPENDED, MemberStatus.LEFT)  # pending ones: approve / reject
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFilters:
+    text: str = ""  # part of a name, or of a mobile number
+    group_id: int | None = None
+    sector_id: int | None = None
+    committee_id: int | None = None
+    status: MemberStatus | None = None
+    bound: bool | None = None  # has a chat identity (None: either)
+
+
+def _bound() -> ColumnElement[bool]:
+    return exists().where(Identity.member_id == Member.id)
+
+
+def _filtered(statement: Select[Any], reach: frozenset[int] | None, filters: MemberFilters) -> Select[Any]:
+    if reach is not None:  # limited: members of those groups only (staff without a group are the office's)
+        statement = statement.where(Member.group_id.in_(sorted(reach)))  # type: ignore[union-attr]
+    if filters.text:
+        text = filters.text  # autoescape: a % or _ typed is a character, not a wildcard
+        statement = statement.where(or_(Member.name.contains(text, autoescape=True),  # type: ignore[attr-defined]
+                                        Member.mobile.contains(text, autoescape=True)))  # type: ignore[union-attr]
+    for column, value in ((Member.group_id, filters.group_id), (Member.sector_id, filters.sector_id),
+                          (Member.committee_id, filters.committee_id), (Member.status, filters.status)):
+        if value is not None:
+            statement = statement.where(column == value)
+    if filters.bound is not None:
+        statement = statement.where(_bound() if filters.bound else ~_bound())
+    return statement
+
+
+async def search(
+    session: AsyncSession, reach: frozenset[int] | None, filters: MemberFilters, *, page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Member], int]:
+    """One page of the members within ``reach`` (groups_within_reach; None: all) matching ``filters``, by name,
+    and how many match in all: both counted and paged in the database."""
+    total = await session.scalar(_filtered(select(func.count()).select_from(Member), reach, filters))
+    rows = await session.scalars(_filtered(select(Member), reach, filters)
+                                 .order_by(Member.name, Member.id).offset((page - 1) * per_page).limit(per_page))
+    return list(rows.all()), int(total or 0)
+
+
+async def bound_ids(session: AsyncSession, member_ids: list[int]) -> set[int]:
+    """Which of these members have bound a chat identity."""
+    if not member_ids:
+        return set()
+    found = await session.scalars(select(Identity.member_id).where(Identity.member_id.in_(member_ids)))  # type: ignore[attr-defined]
+    return set(found.all())
+
+
+async def bindings_of(session: AsyncSession, member_id: int) -> list[Identity]:
+    return list((await session.scalars(select(Identity).where(Identity.member_id == member_id)
+                                       .order_by(Identity.id))).all())
+
+
+async def organisation(session: AsyncSession, reach: frozenset[int] | None) -> dict[str, dict[int, str]]:
+    """id → name of the liaison groups within ``reach``, and of every sector and committee (for filters, forms)."""
+    groups = select(LiaisonGroup.id, LiaisonGroup.name).order_by(LiaisonGroup.id)
+    if reach is not None:
+        groups = groups.where(LiaisonGroup.id.in_(sorted(reach)))  # type: ignore[union-attr]
+    found = {"group": {row[0]: row[1] for row in await session.execute(groups)}}
+    for key, model in (("sector", Sector), ("committee", Committee)):
+        rows = await session.execute(select(model.id, model.name).order_by(model.id))  # type: ignore[call-overload]
+        found[key] = {row[0]: row[1] for row in rows}
+    return found
+
+
+async def member_within_reach(session: AsyncSession, viewer: Member, member_id: int, *,
+                              for_update: bool = False) -> Member:
+    """The member, if ``viewer`` may manage them; one out of reach is as absent as one that does not exist."""
+    member = await session.get(Member, member_id, with_for_update=for_update)
+    if member is None or not can(viewer, Action.MANAGE_MEMBERS, group_id=member.group_id):
+        raise Refusal.not_found("members.error.not_found")
+    return member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEdit:
+    """The console's edit form: every field as the secretary left it (ids None for none)."""
+
+    name: str
+    mobile: str
+    group_id: int | None
+    sector_id: int | None
+    committee_id: int | None
+    role: Role | None  # None: as it is
+    status: MemberStatus | None
+
+
+async def edit_member(session: AsyncSession, viewer: Member, member_id: int, edit: MemberEdit, *,
+                      now: datetime) -> Member:
+    """A secretary's edit from the console, checked against their reach, recorded with the changed fields."""
+    member = await member_within_reach(session, viewer, member_id, for_update=True)
+    edit = replace(edit, role=edit.role or member.role, status=edit.status or member.status)
+    profile = await _checked_profile(session, viewer, member, edit)
+    _check_role_and_status(viewer, member, edit)
+    await update_member(session, member, role=edit.role, status=edit.status, profile=profile, by=viewer, now=now)
+    await session.flush()
+    return member
+
+
+async def _checked_profile(session: AsyncSession, viewer: Member, member: Member,
+                           edit: MemberEdit) -> dict[str, object]:
+    name = clean_name(edit.name)  # as the roster import reads a name: "王  芳" is 王芳
+    if not name or len(name) > 40:
+        raise Refusal.invalid("member_edit.error.name", field="name")
+    mobile = normalise_mobile(edit.mobile) if edit.mobile.strip() else None
+    if edit.mobile.strip() and mobile is None:
+        raise Refusal.invalid("member_edit.error.mobile", field="mobile", value=edit.mobile)
+    if mobile is not None and mobile != member.mobile:
+        holder = await find_by_mobile(session, mobile)
+        if holder is not None and holder.id != member.id:
+            raise Refusal.conflict("member_edit.error.mobile_taken", code="mobile_taken", mobile=mobile)
+    # Moving a member to a group is acting on that group too: it must be within the secretary's reach.
+    if edit.group_id != member.group_id and not can(viewer, Action.MANAGE_MEMBERS, group_id=edit.group_id):
+        raise Refusal.forbidden("member_edit.error.group")
+    for model, value, field in ((LiaisonGroup, edit.group_id, "group_id"), (Sector, edit.sector_id, "sector_id"),
+                                (Committee, edit.committee_id, "committee_id")):
+        if value is not None and await session.get(model, value) is None:
+            raise Refusal.invalid("member_edit.error.unknown", field=field)
+    return {"name": name, "mobile": mobile, "group_id": edit.group_id, "sector_id": edit.sector_id,
+            "committee_id": edit.committee_id}
+
+
+def _check_role_and_status(viewer: Member, member: Member, edit: MemberEdit) -> None:
+    if edit.role is not member.role and not can(viewer, Action.CHANGE_ROLE):
+        raise Refusal.forbidden("member_edit.error.role")
+    if edit.role is Role.GROUP_LEADER and edit.group_id is None:
+        raise Refusal.invalid("member_edit.error.leader_group", field="role")
+    if edit.status is not member.status:
+        if member.status not in EDIT_STATUSES:  # a registration: decided by approve or reject, not here
+            raise Refusal.conflict("member_edit.error.registration", code="not_pending",
+                                   status=Term(f"members.status.{member.status.value}"))
+        if edit.status not in EDIT_STATUSES:
+            raise Refusal.invalid("member_edit.error.status", field="status")
 
 
 async def profile_text(session: AsyncSession, texts: Catalogue, member: Member) -> str:

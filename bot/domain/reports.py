@@ -26,9 +26,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
@@ -201,8 +202,6 @@ async def reports_of(session: AsyncSession, member_id: int, year: int) -> list[R
 async def review_queue(session: AsyncSession, groups: frozenset[int] | None, limit: int = QUEUE_LIMIT
                        ) -> tuple[list[Report], int]:
     """Reports waiting for a reviewer (submitted, then under review), oldest first, and their total."""
-    from sqlalchemy import func
-
     condition = Report.status.in_(QUEUE_STATUSES)  # type: ignore[attr-defined]
     if groups is not None:
         condition = condition & Report.group_id.in_(groups)  # type: ignore[union-attr]
@@ -229,6 +228,85 @@ async def instructions(session: AsyncSession, report_id: int) -> list[Instructio
     return list((await session.scalars(
         select(Instruction).where(Instruction.report_id == report_id).order_by(Instruction.given_at,
                                                                              Instruction.id)
+    )).all())
+
+
+# --- the console's lists: within the reviewer's reach, filtered and paged in the database ----------
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    """What a reviewer narrows the list by; empty values do not narrow it."""
+
+    status: ReportStatus | None = None
+    category: str = ""
+    year: int | None = None
+    member_name: str = ""  # a part of the author's name
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    report: Report
+    author: str
+
+
+def _within(groups: frozenset[int] | None) -> Any:
+    """Submitted reports (drafts are the members' own business) of the groups in reach (None: every group)."""
+    condition = Report.status.in_(SUBMITTED_STATUSES)  # type: ignore[attr-defined]
+    if groups is not None:
+        condition = condition & Report.group_id.in_(groups)  # type: ignore[union-attr]
+    return condition
+
+
+async def search_reports(session: AsyncSession, groups: frozenset[int] | None, filters: ReportFilter, *,
+                         page: int = 1, per_page: int = 20) -> tuple[list[Listed], int]:
+    """One page of the reports in reach matching ``filters``, newest submission first, and how many match."""
+    condition = _within(groups)
+    if filters.status is not None:
+        condition = condition & (Report.status == filters.status)
+    if filters.category:
+        condition = condition & (Report.category == filters.category)
+    if filters.year is not None:
+        condition = condition & (Report.year == filters.year)
+    if filters.member_name.strip():
+        condition = condition & Member.name.contains(filters.member_name.strip(), autoescape=True)  # type: ignore[attr-defined]
+    joined = select(Report, Member.name).join(Member, Member.id == Report.member_id).where(condition)
+    rows = (await session.execute(
+        joined.order_by(Report.submitted_at.desc(), Report.id.desc())  # type: ignore[union-attr]
+        .offset((max(page, 1) - 1) * per_page).limit(per_page)
+    )).all()
+    total = await session.scalar(
+        select(func.count()).select_from(Report).join(Member, Member.id == Report.member_id).where(condition))
+    return [Listed(report, name) for report, name in rows], int(total or 0)
+
+
+async def report_for_reviewer(session: AsyncSession, reviewer: Member, report_id: int) -> Report:
+    """The report, if ``reviewer`` may review it; one outside their reach is as unknown as one that never was."""
+    report = await session.get(Report, report_id)
+    if report is None or report.status is S.DRAFT or not can(reviewer, Action.REVIEW_REPORT,
+                                                                group_id=report.group_id):
+        raise _not_found()
+    return report
+
+
+async def similar_within(session: AsyncSession, report: Report, groups: frozenset[int] | None,
+                         limit: int = 5) -> list[Similar]:
+    """The reports of the same year in reach most like ``report`` (above the threshold), best first."""
+    mine = bigrams(report_text(report))
+    others = (await session.scalars(
+        select(Report).where(_within(groups), Report.year == report.year, Report.id != report.id))).all()
+    scored = [Similar(other, jaccard(mine, bigrams(report_text(other)))) for other in others]
+    return sorted((found for found in scored if found.score >= SIMILARITY_THRESHOLD),
+                  key=lambda found: -found.score)[:limit]
+
+
+async def adopted_within(session: AsyncSession, groups: frozenset[int] | None, report_ids: list[int]
+                         ) -> list[Report]:
+    """Of ``report_ids``, the adopted reports in reach, in the order they were submitted (a bulletin's order)."""
+    if not report_ids:
+        return []
+    return list((await session.scalars(
+        select(Report).where(_within(groups), Report.status == S.ADOPTED, Report.id.in_(report_ids))  # type: ignore[union-attr]
+        .order_by(Report.submitted_at, Report.id)
     )).all())
 
 

@@ -25,18 +25,19 @@ COLUMNS = ("时间", "操作人", "渠道", "操作", "对象类型", "对象编
 WIDTHS = (18, 12, 8, 16, 14, 10, 14, 40, 30, 30, 16)
 EXPORT_LIMIT = 100_000  # rows in one workbook: past this, narrow the dates
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"  # the workbook's media type
 
 
 async def audit_workbook(
     session: AsyncSession, reach: frozenset[int] | None, filters: audit.Filters, *, zone: ZoneInfo,
-    texts: Catalogue,
+    texts: Catalogue, own: int | None = None,
 ) -> bytes:
-    """The .xlsx file's bytes."""
+    """The .xlsx file's bytes; ``own`` as in :func:`bot.domain.audit.events` (a viewer's own acts)."""
     from openpyxl import Workbook  # imported here: only the export needs it
 
     found, _ = await audit.events(session, reach, actor=filters.actor, object_type=filters.object_type,
                                   object_id=filters.object_id, since=filters.since, until=filters.until,
-                                  page=1, per_page=EXPORT_LIMIT)
+                                  page=1, per_page=EXPORT_LIMIT, own=own)
     groups = {row[0]: row[1] for row in (await session.execute(select(LiaisonGroup.id, LiaisonGroup.name))).all()}
     workbook = Workbook()
     sheet = workbook.active
@@ -64,8 +65,17 @@ def _row(event: AuditEvent, groups: dict[int, str], zone: ZoneInfo, texts: Catal
 
 def action_name(action: str, texts: Catalogue) -> str:
     """The action in the reader's words; one the catalogue does not name (a new one) shows as it is stored."""
-    key = f"audit.action.{action}"
-    return texts(key) if texts.has(key) else action
+    return _named("audit.action", action, texts)
+
+
+def object_name(object_type: str, texts: Catalogue) -> str:
+    """The kind of object in the reader's words (the console's filter); an unnamed one as it is stored."""
+    return _named("audit.object", object_type, texts)
+
+
+def _named(prefix: str, stored: str, texts: Catalogue) -> str:
+    key = f"{prefix}.{stored}"
+    return texts(key) if texts.has(key) else stored
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
