@@ -22,7 +22,8 @@ from bot.api.registry import Routes
 from bot.api.scope import caller, reach_of
 from bot.domain import audit
 from bot.domain.authz import Action
-from bot.exports.audit import XLSX, audit_workbook
+from bot.exports.audit import audit_workbook
+from bot.exports.sheets import XLSX
 from bot.infra.services import services_of
 from models.audit import AuditEvent, Channel
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.domain import attendance as report
+from bot.exports.sheets import new_sheet
 from bot.infra.db import Database
 from bot.infra.i18n import Catalogue
 from models.activity import Activity, ActivityType, LeaveStatus, SignInMethod
@@ -50,7 +51,7 @@ async def export_activity(db: Database, activity_id: int, output: Path, *, zone:
     local = _localiser(zone)
     groups, sectors = names["group"], names["sector"]
 
-    workbook, sheet = _workbook(texts("attendance_export.sheet.activity"))
+    workbook, sheet = new_sheet(texts("attendance_export.sheet.activity"))
     organiser = groups.get(activity.group_id, "") if activity.group_id else texts("attendance_export.office")
     details = (
         ("活动名称", activity.title, "类型", texts(f"activity.type.{activity.type.value}")),
@@ -134,7 +135,7 @@ async def export_year(db: Database, year: int, output: Path, *, zone: ZoneInfo, 
     local = _localiser(zone)
     group_names, sectors = names["group"], names["sector"]
 
-    workbook, summary = _workbook(texts("attendance_export.sheet.summary"))
+    workbook, summary = new_sheet(texts("attendance_export.sheet.summary"))
     summary.append(SUMMARY_COLUMNS)
     total = report.Counts()
     for entry in activities:
@@ -178,17 +179,6 @@ def _count_cells(counts: report.Counts) -> tuple[int | float, ...]:
 
 
 # --- sheet helpers --------------------------------------------------------------------------------------
-
-
-def _workbook(title: str) -> tuple[Any, Worksheet]:
-    """A new workbook whose first sheet is called ``title``."""
-    from openpyxl import Workbook  # imported here: only the exports need it
-
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = title
-    return workbook, sheet
 
 
 def _localiser(zone: ZoneInfo) -> Any:

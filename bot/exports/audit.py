@@ -7,7 +7,6 @@ action in the reader's words, the changed fields before and after as JSON.
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
+from bot.exports.sheets import new_sheet, table_bytes
 from bot.infra.i18n import Catalogue
 from models.audit import AuditEvent
 from models.member import LiaisonGroup
@@ -25,7 +25,6 @@ COLUMNS = ("时间", "操作人", "渠道", "操作", "对象类型", "对象编
 WIDTHS = (18, 12, 8, 16, 14, 10, 14, 40, 30, 30, 16)
 EXPORT_LIMIT = 100_000  # rows in one workbook: past this, narrow the dates
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"  # the workbook's media type
 
 
 async def audit_workbook(
@@ -33,25 +32,15 @@ async def audit_workbook(
     texts: Catalogue, own: int | None = None,
 ) -> bytes:
     """The .xlsx file's bytes; ``own`` as in :func:`bot.domain.audit.events` (a viewer's own acts)."""
-    from openpyxl import Workbook  # imported here: only the export needs it
-
     found, _ = await audit.events(session, reach, actor=filters.actor, object_type=filters.object_type,
                                   object_id=filters.object_id, since=filters.since, until=filters.until,
                                   page=1, per_page=EXPORT_LIMIT, own=own)
     groups = {row[0]: row[1] for row in (await session.execute(select(LiaisonGroup.id, LiaisonGroup.name))).all()}
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = texts("audit.export.sheet")
+    workbook, sheet = new_sheet(texts("audit.export.sheet"))
     sheet.append(COLUMNS)
     for event in found:
         sheet.append(_row(event, groups, zone, texts))
-    for index, width in enumerate(WIDTHS):
-        sheet.column_dimensions[chr(ord("A") + index)].width = width
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return table_bytes(workbook, sheet, WIDTHS)
 
 
 def _row(event: AuditEvent, groups: dict[int, str], zone: ZoneInfo, texts: Catalogue) -> tuple[Any, ...]:

@@ -6,15 +6,11 @@ within the viewer's reach, by name, with their mobile numbers — the 未绑定 
 
 from __future__ import annotations
 
-import io
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import members as ops
-from bot.exports.audit import XLSX
+from bot.exports.sheets import new_sheet, table_bytes
 from bot.infra.i18n import Catalogue
-
-__all__ = ["XLSX", "members_workbook"]
 
 COLUMNS = ("name", "mobile", "group", "sector", "committee", "role", "status", "bound")
 WIDTHS = (12, 14, 14, 16, 16, 12, 10, 10)
@@ -24,15 +20,11 @@ EXPORT_LIMIT = 50_000  # members in one workbook: a county has a few hundred, a 
 async def members_workbook(session: AsyncSession, reach: frozenset[int] | None, filters: ops.MemberFilters, *,
                            texts: Catalogue) -> bytes:
     """The .xlsx file's bytes; the columns' titles in the reader's language."""
-    from openpyxl import Workbook  # imported here: only the export needs it
 
     found, _ = await ops.search(session, reach, filters, page=1, per_page=EXPORT_LIMIT)
     bound = await ops.bound_ids(session, [member.id or 0 for member in found])
     names = await ops.organisation(session, None)
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = texts("console_members.export_sheet")
+    workbook, sheet = new_sheet(texts("console_members.export_sheet"))
     sheet.append([texts(f"console_members.{column}") for column in COLUMNS])
     yes, no = texts("console_members.bound_yes"), texts("console_members.bound_no")
     for member in found:
@@ -41,9 +33,4 @@ async def members_workbook(session: AsyncSession, reach: frozenset[int] | None, 
                       names["committee"].get(member.committee_id or 0, ""),
                       texts(f"members.role.{member.role.value}"), texts(f"members.status.{member.status.value}"),
                       yes if member.id in bound else no])
-    for index, width in enumerate(WIDTHS):
-        sheet.column_dimensions[chr(ord("A") + index)].width = width
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return table_bytes(workbook, sheet, WIDTHS)

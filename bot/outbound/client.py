@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 import aiohttp
 
@@ -65,6 +65,12 @@ HttpProvider = Callable[[], aiohttp.ClientSession]
 # --- shared plumbing --------------------------------------------------------------------------------
 
 
+class RequestOptions(TypedDict, total=False):
+    body: dict[str, Any] | None  # sent as JSON
+    params: dict[str, str] | None  # the query string
+    raw: bool  # the answer's bytes (a media download) instead of its JSON
+
+
 class _ApiClient:
     token_name: str
 
@@ -82,30 +88,26 @@ class _ApiClient:
             self.token_name, self._fetch_token, margin=timedelta(seconds=margin_seconds)
         )
 
-    async def _fetch_token(self) -> tuple[str, int]:
+    token_path: str  # the platform's token endpoint
+
+    def _token_params(self) -> dict[str, str]:
         raise NotImplementedError
 
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: dict[str, Any] | None = None,
-        params: dict[str, str] | None = None,
-        raw: bool = False,
-    ) -> Any:
-        """Call an endpoint that needs the access token; on a token error refresh once and retry."""
+    async def _fetch_token(self) -> tuple[str, int]:
+        answer = await self.request("GET", self.token_path, params=self._token_params())
+        return answer["access_token"], int(answer.get("expires_in", 7200))
+
+    async def call(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Any:
+        """Call an endpoint that needs the access token (``options`` as for :meth:`request`); on a token error
+        refresh once and retry."""
+        params = options.pop("params", None) or {}
         token = await self.access_token()
         try:
-            return await self.request(
-                method, path, body=body, params={**(params or {}), "access_token": token}, raw=raw
-            )
+            return await self.request(method, path, params={**params, "access_token": token}, **options)
         except TokenError:
             # The platform refused the request, so nothing was sent: retrying cannot duplicate.
             token = await self.tokens.replace(self.token_name, token, self._fetch_token)
-            return await self.request(
-                method, path, body=body, params={**(params or {}), "access_token": token}, raw=raw
-            )
+            return await self.request(method, path, params={**params, "access_token": token}, **options)
 
     async def request(
         self,
@@ -192,13 +194,10 @@ class WechatClient(_ApiClient):
         self.template_id = template_id
         self.token_name = f"mp:{app_id}"
 
-    async def _fetch_token(self) -> tuple[str, int]:
-        answer = await self.request(
-            "GET",
-            "/cgi-bin/token",
-            params={"grant_type": "client_credential", "appid": self.app_id, "secret": self._app_secret},
-        )
-        return answer["access_token"], int(answer.get("expires_in", 7200))
+    token_path = "/cgi-bin/token"
+
+    def _token_params(self) -> dict[str, str]:
+        return {"grant_type": "client_credential", "appid": self.app_id, "secret": self._app_secret}
 
     async def send_custom(self, openid: str, reply: Reply) -> dict[str, Any]:
         """A customer-service message: only inside the member's window (45015 / 45047 otherwise)."""
@@ -369,11 +368,10 @@ class WecomClient(_ApiClient):
         self._secret = secret
         self.token_name = f"wecom:{corp_id}:{agent_id}"
 
-    async def _fetch_token(self) -> tuple[str, int]:
-        answer = await self.request(
-            "GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self._secret}
-        )
-        return answer["access_token"], int(answer.get("expires_in", 7200))
+    token_path = "/cgi-bin/gettoken"
+
+    def _token_params(self) -> dict[str, str]:
+        return {"corpid": self.corp_id, "corpsecret": self._secret}
 
     async def send_app_message(
         self,

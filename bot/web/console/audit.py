@@ -24,7 +24,8 @@ from aiohttp import web
 
 from bot.domain import audit
 from bot.domain.authz import Action, groups_within_reach
-from bot.exports.audit import XLSX, action_name, audit_workbook, object_name
+from bot.exports.audit import action_name, audit_workbook, object_name
+from bot.exports.sheets import XLSX
 from bot.infra.i18n import Catalogue
 from bot.web.console.auth import Visit, console_page, forbidden, frame
 from bot.web.pages import PRIVATE_HEADERS

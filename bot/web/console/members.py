@@ -28,7 +28,8 @@ from bot.domain import members as ops
 from bot.domain.authz import Action, can, groups_within_reach
 from bot.domain.duty_rules import year_rules
 from bot.domain.refusals import Kind, Refusal
-from bot.exports.members import XLSX, members_workbook
+from bot.exports.members import members_workbook
+from bot.exports.sheets import XLSX
 from bot.web.console.auth import Visit, console_page, frame, redirect
 from bot.web.pages import PRIVATE_HEADERS
 from models.member import Member, MemberStatus, Role
