@@ -6,7 +6,8 @@
 Options other than ``--quick`` and ``--no-write`` go to ``bench/callback.py`` (``--repeat``, ``--messages``,
 ``--no-pg``, ``--memory-messages`` …). ``bench/signin.py`` (the sign-in burst) gets ``--quick`` and ``--no-pg``;
 ``bench/broadcast.py`` is run with ``--quick`` when present; ``bench/ledger.py`` (the duty ledger at county
-scale) gets ``--quick`` and ``--no-pg``.
+scale) gets ``--quick`` and ``--no-pg``, as does ``bench/console.py`` (every console page's p95 next to a trivial
+page of the same server, 10,000 members).
 
 The results are written between the ``results`` markers of BENCHMARKS.md; the rest of the file (what was
 optimised and what it bought) is kept as it is.
@@ -20,10 +21,11 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import callback, ledger, signin
+from bench import callback, console, ledger, signin
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "BENCHMARKS.md"
@@ -63,21 +65,26 @@ def run_broadcast() -> str | None:
 
 def run_signin(argv: list[str]) -> dict[str, Any] | str:
     """The sign-in burst; its failure is reported in the table's place instead of stopping the other results."""
-    print("\nsign-in burst benchmark (bench/signin.py)", flush=True)
-    try:
-        return signin.main([arg for arg in argv if arg in ("--quick", "--no-pg")])
-    except Exception as exc:  # a benchmark that broke is a result to read, not a reason to lose the others
-        print(f"sign-in benchmark failed: {type(exc).__name__}: {exc}", flush=True)
-        return f"{type(exc).__name__}: {exc}"
+    return _run_reported("sign-in burst", "bench/signin.py", signin.main, argv)
 
 
 def run_ledger(argv: list[str]) -> dict[str, Any] | str:
     """The duty ledger benchmark; its failure is reported in the table's place, as the sign-in burst's is."""
-    print("\nduty ledger benchmark (bench/ledger.py)", flush=True)
+    return _run_reported("duty ledger", "bench/ledger.py", ledger.main, argv)
+
+
+def run_console(argv: list[str]) -> dict[str, Any] | str:
+    """The secretary console's pages; its failure is reported in the table's place, as the others' are."""
+    return _run_reported("secretary console", "bench/console.py", console.main, argv)
+
+
+def _run_reported(name: str, script: str, main: Callable[[list[str]], dict[str, Any]], argv: list[str]
+                  ) -> dict[str, Any] | str:
+    print(f"\n{name} benchmark ({script})", flush=True)
     try:
-        return ledger.main([arg for arg in argv if arg in ("--quick", "--no-pg")])
-    except Exception as exc:
-        print(f"duty ledger benchmark failed: {type(exc).__name__}: {exc}", flush=True)
+        return main([arg for arg in argv if arg in ("--quick", "--no-pg")])
+    except Exception as exc:  # a benchmark that broke is a result to read, not a reason to lose the others
+        print(f"{name} benchmark failed: {type(exc).__name__}: {exc}", flush=True)
         return f"{type(exc).__name__}: {exc}"
 
 
@@ -127,7 +134,8 @@ def _row(name: str, r: dict[str, Any], floor: dict[str, Any] | None, note: str =
 
 
 def report(results: dict[str, Any], args: list[str], broadcast: str | None, seconds: float,
-           signins: dict[str, Any] | str | None = None, ledgers: dict[str, Any] | str | None = None) -> str:
+           signins: dict[str, Any] | str | None = None, ledgers: dict[str, Any] | str | None = None,
+           consoles: dict[str, Any] | str | None = None) -> str:
     floor = results["floor"]
     lines = [
         f"Run on **{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}**, {machine()}.",
@@ -189,6 +197,10 @@ def report(results: dict[str, Any], args: list[str], broadcast: str | None, seco
         lines += ["", "### Duty ledger (`bench/ledger.py`)", "", f"Failed: {ledgers}"]
     elif ledgers is not None:
         lines += ["", *ledger.section(ledgers)]
+    if isinstance(consoles, str):
+        lines += ["", "### Secretary console (`bench/console.py`)", "", f"Failed: {consoles}"]
+    elif consoles is not None:
+        lines += ["", *console.section(consoles)]
     if broadcast:
         lines += ["", "### Broadcast (`bench/broadcast.py`)", "", broadcast]
     return "\n".join(lines)
@@ -216,8 +228,9 @@ def main() -> int:
     results = callback.main(callback_argv)
     signins = run_signin(callback_argv)
     ledgers = run_ledger(callback_argv)
+    consoles = run_console(callback_argv)
     broadcast = run_broadcast()
-    section = report(results, argv, broadcast, time.monotonic() - started, signins, ledgers)
+    section = report(results, argv, broadcast, time.monotonic() - started, signins, ledgers, consoles)
     if write:
         write_report(section)
         print(f"\nresults written to {REPORT}", flush=True)
