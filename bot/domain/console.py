@@ -36,13 +36,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.activities import count_pending_leave_for
 from bot.domain.audit import record
 from bot.domain.authz import Action, can, groups_within_reach, scope_of
-from bot.domain.duty import open_appeals, pending_claims
+from bot.domain.duty import waiting_count
 from bot.domain.members import count_pending_applications
 from bot.domain.refusals import Kind, Refusal
 from bot.domain.reports import review_queue
 from bot.infra.config import ConsoleSettings
 from bot.infra.services import Services
 from models.console import ConsoleLogin, ConsoleSession
+from models.duty import DutyAppeal, DutyClaim
 from models.member import LiaisonGroup, Member
 
 CODE_LIFETIME = timedelta(minutes=5)
@@ -287,8 +288,8 @@ async def queues_of(session: AsyncSession, member: Member) -> list[Queue]:
         queues.append(Queue("leave", await count_pending_leave_for(session, member), "/console/leave"))
     duty = groups_within_reach(member, Action.VERIFY_DUTY)
     if duty != frozenset():
-        queues.append(Queue("claims", len(await pending_claims(session, duty))))
-        queues.append(Queue("appeals", len(await open_appeals(session, duty))))
+        queues.append(Queue("claims", await waiting_count(session, DutyClaim, duty)))
+        queues.append(Queue("appeals", await waiting_count(session, DutyAppeal, duty)))
     return queues
 
 

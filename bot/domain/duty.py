@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import audit
@@ -139,11 +140,21 @@ async def _audit(session: AsyncSession, action: str, object_type: str, object_id
 
 async def pending_claims(session: AsyncSession, groups: frozenset[int] | None) -> list[tuple[DutyClaim, Member]]:
     """Claims waiting for verification, oldest first, within ``groups`` (None: every group)."""
-    query = (select(DutyClaim, Member).join(Member, Member.id == DutyClaim.member_id)
-             .where(DutyClaim.status == ClaimStatus.PENDING).order_by(DutyClaim.id))
-    if groups is not None:
-        query = query.where(Member.group_id.in_(groups))
+    query = _waiting(select(DutyClaim, Member), DutyClaim, groups).order_by(DutyClaim.id)
     return [(claim, member) for claim, member in (await session.execute(query)).all()]
+
+
+async def waiting_count(session: AsyncSession, model: type[DutyClaim] | type[DutyAppeal],
+                        groups: frozenset[int] | None) -> int:
+    """How many claims (or appeals) wait for the office within ``groups``, counted in the database."""
+    return int(await session.scalar(_waiting(select(func.count()).select_from(model), model, groups)) or 0)
+
+
+def _waiting(query: Any, model: type[DutyClaim] | type[DutyAppeal], groups: frozenset[int] | None) -> Any:
+    """``query`` over the claims (or appeals) that wait for the office, with their members, within ``groups``."""
+    status = ClaimStatus.PENDING if model is DutyClaim else AppealStatus.OPEN
+    query = query.join(Member, Member.id == model.member_id).where(model.status == status)
+    return query if groups is None else query.where(Member.group_id.in_(groups))
 
 
 # --- 申诉: appeals ------------------------------------------------------------------------------------------------
@@ -207,10 +218,7 @@ async def decide_appeal(
 
 
 async def open_appeals(session: AsyncSession, groups: frozenset[int] | None) -> list[tuple[DutyAppeal, Member]]:
-    query = (select(DutyAppeal, Member).join(Member, Member.id == DutyAppeal.member_id)
-             .where(DutyAppeal.status == AppealStatus.OPEN).order_by(DutyAppeal.id))
-    if groups is not None:
-        query = query.where(Member.group_id.in_(groups))
+    query = _waiting(select(DutyAppeal, Member), DutyAppeal, groups).order_by(DutyAppeal.id)
     return [(appeal, member) for appeal, member in (await session.execute(query)).all()]
 
 
