@@ -70,6 +70,10 @@ def _number(text: str) -> bool:
 
 def material_link(signer: Signer, settings: Settings, material_id: int, member_id: int, now: datetime) -> str:
     """The member's own link to a study material (``学习 N`` in chat); it lasts as long as a pushed one."""
-    expires = now + timedelta(days=settings.notices.read_link_days)
-    token = signer.sign(f"m{material_id}-{member_id}", expires)
+    return reading_link(signer, settings, f"m{material_id}-{member_id}", now)
+
+
+def reading_link(signer: Signer, settings: Settings, payload: str, now: datetime) -> str:
+    """``/r/<token>`` under ``server.public_url`` for a reading payload, valid ``notices.read_link_days``."""
+    token = signer.sign(payload, now + timedelta(days=settings.notices.read_link_days))
     return f"{settings.server.public_url.rstrip('/')}/r/{token}"

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import audit
 from bot.domain.audience import check_audience_reach, members_clause
 from bot.domain.authz import Action
+from bot.domain.links import reading_link
 from bot.domain.refusals import Refusal
 from bot.domain.tasks import cancel_task, schedule_task
 from bot.infra.config import Settings
@@ -91,9 +92,7 @@ class Outbox:
                           weekday=self.texts(f"notice.weekday.{local.weekday()}"))
 
     def read_link(self, notice_id: int, member_id: int) -> str:
-        expires = self.now + timedelta(days=self.settings.notices.read_link_days)
-        token = self.signer.sign(f"n{notice_id}-{member_id}", expires)
-        return f"{self.settings.server.public_url.rstrip('/')}/r/{token}"
+        return reading_link(self.signer, self.settings, f"n{notice_id}-{member_id}", self.now)
 
 
 async def outbox_for(services: Services, session: AsyncSession | None = None) -> Outbox:

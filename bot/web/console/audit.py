@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import wraps
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -27,7 +26,7 @@ from bot.domain.authz import Action, groups_within_reach
 from bot.exports.audit import action_name, audit_workbook, object_name
 from bot.exports.sheets import XLSX
 from bot.infra.i18n import Catalogue
-from bot.web.console.auth import Visit, console_page, forbidden, frame
+from bot.web.console.auth import Visit, console_page, forbidden, frame, local_time, query_link
 from bot.web.pages import PRIVATE_HEADERS
 
 PER_PAGE = 50
@@ -99,12 +98,6 @@ def _reading_the_log(page: Reading) -> Callable[[web.Request, Visit], Awaitable[
     return checked
 
 
-def _query_link(path: str, query: Mapping[str, str], **changed: object) -> str:
-    kept = {name: query[name] for name in FILTER_FIELDS if query.get(name)}
-    kept.update({name: str(value) for name, value in changed.items()})
-    return f"{path}?{urlencode(kept)}" if kept else path
-
-
 @console_page()
 @_reading_the_log
 async def audit_page(request: web.Request, visit: Visit, reach: frozenset[int] | None, own: int | None
@@ -119,15 +112,15 @@ async def audit_page(request: web.Request, visit: Visit, reach: frozenset[int] |
             since=filters.since, until=filters.until, page=page, per_page=PER_PAGE, own=own)
         people = await audit.actors(session, reach, own=own)
         kinds = await audit.object_types(session, reach, own=own)
-    texts, zone = services.texts, services.zone
+    texts = services.texts
     return frame(request, visit, "console/audit.html", title_key="console_audit.page_title", current="audit",
                  rows=rows, total=total, page=page, pages=max(math.ceil(total / PER_PAGE), 1), people=people,
                  kinds=kinds, query=request.query, unreadable=_named(asked.unreadable, texts),
-                 local=lambda moment: f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S}",
+                 local=local_time(visit, seconds=True),
                  action_name=lambda action: action_name(action, texts),
                  object_name=lambda kind: object_name(kind, texts),
-                 link=lambda to: _query_link("/console/audit", request.query, page=to),
-                 export=_query_link("/console/audit.xlsx", request.query))
+                 link=lambda to: query_link("/console/audit", request.query, FILTER_FIELDS, page=to),
+                 export=query_link("/console/audit.xlsx", request.query, FILTER_FIELDS))
 
 
 @console_page()

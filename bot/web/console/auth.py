@@ -12,10 +12,12 @@ The client's address is the connection's (``request.remote``): behind a reverse 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -111,3 +113,17 @@ def frame(request: web.Request, visit: Visit, template: str, *, title_key: str, 
                      title=texts(title_key), current=current, csrf=visit.session.csrf_token, member=member,
                      who=texts("console.nav.signed_in_as", name=member.name, role=texts(f"members.role.{member.role}")),
                      **values)
+
+
+def query_link(path: str, query: Mapping[str, str], fields: Sequence[str], **changed: object) -> str:
+    """``path`` with the page's filters (``fields`` of ``query`` that are set) and ``changed`` values, for
+    pager and export links that keep what the secretary filtered."""
+    kept = {name: query[name] for name in fields if query.get(name)}
+    kept.update({name: str(value) for name, value in changed.items()})
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+def local_time(visit: Visit, *, missing: str = "-", seconds: bool = False) -> Callable[[datetime | None], str]:
+    """A moment as the committee's local date and time, for the templates (``missing`` when there is none)."""
+    zone, shape = visit.services.zone, "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return lambda moment: moment.astimezone(zone).strftime(shape) if moment is not None else missing

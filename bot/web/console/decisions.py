@@ -13,14 +13,13 @@ console/<queue>.html (extending console/queue.html: the notices, the pager, the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from aiohttp import web
 
 from bot.domain.refusals import Kind, Refusal
-from bot.web.console.auth import Visit, frame
+from bot.web.console.auth import Visit, frame, local_time
 
 PER_PAGE = 20
 STATUS_OF_KIND = {Kind.INVALID: 422, Kind.FORBIDDEN: 403, Kind.NOT_FOUND: 404, Kind.CONFLICT: 409}
@@ -63,8 +62,3 @@ def queue_page(request: web.Request, visit: Visit, *, name: str, url: str, lines
                  local=local_time(visit), refused=refusal.render(texts) if refusal else "",
                  status=STATUS_OF_KIND[refusal.kind] if refusal else 200, **values)
 
-
-def local_time(visit: Visit) -> Callable[[datetime | None], str]:
-    """A moment as the committee's local date and time, for the templates."""
-    zone = visit.services.zone
-    return lambda moment: f"{moment.astimezone(zone):%Y-%m-%d %H:%M}" if moment is not None else "-"

@@ -16,7 +16,16 @@ from aiohttp import web
 
 from bot.domain.console import queues_of, revoke, scope_names, sessions_of
 from bot.domain.refusals import Refusal
-from bot.web.console.auth import LOGIN_URL, SESSION_COOKIE, Visit, console_page, forget_cookie, frame, redirect
+from bot.web.console.auth import (
+    LOGIN_URL,
+    SESSION_COOKIE,
+    Visit,
+    console_page,
+    forget_cookie,
+    frame,
+    local_time,
+    redirect,
+)
 from bot.web.pages import PRIVATE_HEADERS
 
 SESSIONS_URL = "/console/sessions"
@@ -48,10 +57,9 @@ async def sessions_page(request: web.Request, visit: Visit) -> web.Response:
     async with services.db.reader() as session:
         rows = await sessions_of(session, visit.member.id or 0, now=services.clock.now(),
                                  settings=services.settings.console)
-    zone = services.zone
     return frame(request, visit, "console/sessions.html", title_key="console.sessions.page_title",
                  current="sessions", rows=rows, this_id=visit.session.id,
-                 local=lambda moment: f"{moment.astimezone(zone):%Y-%m-%d %H:%M}",
+                 local=local_time(visit),
                  revoked=request.query.get("revoked") == "1")
 
 

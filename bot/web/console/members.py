@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -30,7 +29,7 @@ from bot.domain.duty_rules import year_rules
 from bot.domain.refusals import Kind, Refusal
 from bot.exports.members import members_workbook
 from bot.exports.sheets import XLSX
-from bot.web.console.auth import Visit, console_page, frame, redirect
+from bot.web.console.auth import Visit, console_page, frame, local_time, query_link, redirect
 from bot.web.pages import PRIVATE_HEADERS
 from models.member import Member, MemberStatus, Role
 
@@ -71,15 +70,11 @@ async def members_page(request: web.Request, visit: Visit) -> web.Response:
     pages = max(math.ceil(total / PER_PAGE), 1)
     return frame(request, visit, "console/members.html", title_key="console_members.page_title", current="members",
                  rows=rows, bound=bound, names=names, total=total, page=page, pages=pages, query=request.query,
-                 statuses=list(MemberStatus), link=lambda to: _query_link(LIST, request.query, page=to),
-                 export=_query_link(EXPORT, request.query), unbound=_query_link(LIST, UNBOUND),
+                 statuses=list(MemberStatus),
+                 link=lambda to: query_link(LIST, request.query, FILTER_FIELDS, page=to),
+                 export=query_link(EXPORT, request.query, FILTER_FIELDS),
+                 unbound=query_link(LIST, UNBOUND, FILTER_FIELDS),
                  may_import=can(visit.member, Action.IMPORT_ROSTER))
-
-
-def _query_link(path: str, query: Mapping[str, str], **changed: object) -> str:
-    kept = {name: query[name] for name in FILTER_FIELDS if query.get(name)}
-    kept.update({name: str(value) for name, value in changed.items()})
-    return f"{path}?{urlencode(kept)}" if kept else path
 
 
 @console_page()
@@ -117,7 +112,7 @@ async def _member(request: web.Request, visit: Visit, member_id: int, *, status:
                      current="members", shown=member, bindings=bindings, duty=duty, year=year, history=history,
                      names=names, everything=everything, form=form or _form_of(member), error=error, saved=saved,
                      roles=list(Role), statuses=list(ops.EDIT_STATUSES), may_change_role=can(visit.member,
-                     Action.CHANGE_ROLE), local=lambda moment: f"{moment.astimezone(services.zone):%Y-%m-%d %H:%M}",
+                     Action.CHANGE_ROLE), local=local_time(visit),
                      shown_value=lambda field, value: _shown(visit, everything, field, value))
     response.set_status(status)
     return response

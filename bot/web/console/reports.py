@@ -29,7 +29,7 @@ from bot.domain.authz import Action, groups_within_reach
 from bot.domain.refusals import Kind, Refusal
 from bot.exports.bulletin import bulletin_docx
 from bot.exports.reports import full_text_workbook
-from bot.web.console.auth import Visit, console_page, frame, redirect
+from bot.web.console.auth import Visit, console_page, frame, local_time, redirect
 from bot.web.pages import PRIVATE_HEADERS
 from models.member import Member
 from models.report import ADOPTION_ORDER, AdoptionLevel, Report, ReportStatus
@@ -48,10 +48,6 @@ DOWNLOADS = {
 def reach(visit: Visit) -> frozenset[int] | None:
     return groups_within_reach(visit.member, Action.REVIEW_REPORT)
 
-
-def _local(visit: Visit) -> Any:
-    zone = visit.services.zone
-    return lambda moment: f"{moment.astimezone(zone):%Y-%m-%d %H:%M}" if moment else ""
 
 
 # --- the list ------------------------------------------------------------------------------------------------
@@ -83,7 +79,7 @@ async def list_page(request: web.Request, visit: Visit) -> web.Response:
     return frame(request, visit, "console/reports.html", title_key="console_reports.list.page_title",
                  current="reports", queue=queue, waiting=waiting, rows=rows, total=total, filters=filters,
                  page=number, pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), statuses=ops.SUBMITTED_STATUSES,
-                 categories=services.settings.report_categories, local=_local(visit),
+                 categories=services.settings.report_categories, local=local_time(visit, missing=""),
                  query=_query_without_page(request), compiled_none=request.query.get("compiled") == "none")
 
 
@@ -113,7 +109,8 @@ async def _report_view(request: web.Request, visit: Visit, report_id: int, *, do
         about = await _about(session, report, reach(visit))
     texts = services.texts
     return frame(request, visit, "console/report.html", title_key="console_reports.detail.page_title",
-                 current="reports", report=report, **about, local=_local(visit), levels=_levels_above(report),
+                 current="reports", report=report, **about, local=local_time(visit, missing=""),
+                 levels=_levels_above(report),
                  done=done if done in REVIEW_ACTIONS else "", form=form or {},
                  refusal=refusal.render(texts) if refusal else "", policy_extra="img-src 'self'",
                  status=STATUS_OF_REFUSAL[refusal.kind] if refusal else 200)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot.domain.api_tokens import PREFIX, create_token, revoke_token, tokens_of
 from bot.domain.refusals import Refusal
-from bot.web.console.auth import Visit, console_page, frame, redirect
+from bot.web.console.auth import Visit, console_page, frame, local_time, redirect
 
 TOKENS_URL = "/console/tokens"
 REFUSED_STATUS = 422  # a name the rules refused: the form again, with the reason
@@ -56,8 +56,7 @@ async def _page(request: web.Request, visit: Visit, *, revoked: bool = False, er
     services = visit.services
     async with services.db.reader() as session:
         rows = await tokens_of(session, visit.member.id or 0)
-    zone = services.zone
     return frame(request, visit, "console/tokens.html", title_key="console_tokens.page_title", current="tokens",
                  rows=rows, revoked=revoked, error=error, name=name, created=created, prefix=PREFIX,
                  api_url=services.settings.server.public_url.rstrip("/") + "/api/v1/",
-                 local=lambda moment: f"{moment.astimezone(zone):%Y-%m-%d %H:%M}" if moment else "—")
+                 local=local_time(visit, missing="—"))
